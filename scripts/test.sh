@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The one test command for credvault (CI runs it through .ci/run):
+#
+#   bash scripts/test.sh
+#
+# 1. installs the Debian packages the tests need (only those missing),
+# 2. cargo fmt --check and cargo clippy -D warnings,
+# 3. cargo test --workspace twice:
+#    a) with no D-Bus session at all        CREDVAULT_TEST_KEYRING=absent
+#    b) in a private D-Bus session with an  CREDVAULT_TEST_KEYRING=secret-service
+#       unlocked gnome-keyring Secret Service
+#
+# Exits non-zero on the first failure; the last line says PASS or FAIL.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+# Packages: dbus-daemon (dbus-daemon, dbus-run-session), dbus-bin (dbus-send),
+# dbus-user-session (named explicitly so apt never picks dbus-x11 for
+# gnome-keyring's dbus-session-bus dependency), gnome-keyring (the Secret
+# Service), libsecret-tools (secret-tool, for smoke checks), keyutils (keyctl).
+PKGS=(dbus-daemon dbus-bin dbus-user-session gnome-keyring libsecret-tools keyutils)
+
+STEP="start"
+on_exit() {
+    local rc=$?
+    if ((rc == 0)); then
+        echo "==> scripts/test.sh: PASS (fmt, clippy, tests without D-Bus, tests with Secret Service)"
+    else
+        echo "==> scripts/test.sh: FAIL in step '$STEP' (exit $rc)" >&2
+    fi
+}
+trap on_exit EXIT
+
+step() {
+    STEP="$1"
+    echo
+    echo "==> $1"
+}
+
+# ---- 1. system packages ------------------------------------------------------
+step "install Debian packages"
+missing=()
+for p in "${PKGS[@]}"; do
+    if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]]; then
+        missing+=("$p")
+    fi
+done
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}"
+    SUDO=()
+    if ((EUID != 0)); then SUDO=(sudo); fi
+    aptlog="$(mktemp)"
+    if ! { "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -qq update &&
+        "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -qq -y \
+            -o DPkg::Lock::Timeout=300 --no-install-recommends install "${missing[@]}"; } \
+        </dev/null >"$aptlog" 2>&1; then
+        cat "$aptlog" >&2
+        rm -f "$aptlog"
+        echo "apt-get failed to install: ${missing[*]}" >&2
+        exit 1
+    fi
+    rm -f "$aptlog"
+else
+    echo "all present: ${PKGS[*]}"
+fi
+
+# ---- 2. toolchain components ---------------------------------------------------
+step "check rustfmt and clippy"
+for comp in rustfmt clippy; do
+    sub="${comp/rustfmt/fmt}"
+    if ! cargo "$sub" --version >/dev/null 2>&1; then
+        echo "cargo $sub missing; trying: rustup component add $comp"
+        rustup component add "$comp" </dev/null
+    fi
+    cargo "$sub" --version
+done
+
+# ---- 3. lint -------------------------------------------------------------------
+step "cargo fmt --all --check"
+cargo fmt --all --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+# ---- 4. tests ------------------------------------------------------------------
+step "build tests"
+cargo test --workspace --no-run
+
+step "smoke: no D-Bus => Secret Service client fails fast"
+if bash scripts/without-dbus.sh timeout 10 secret-tool lookup service credvault-probe account a </dev/null >/dev/null 2>&1; then
+    echo "secret-tool unexpectedly succeeded without a D-Bus session" >&2
+    exit 1
+fi
+echo "ok: secret-tool fails without D-Bus"
+
+step "smoke: private Secret Service stores and looks up"
+got="$(bash scripts/with-secret-service.sh bash -c \
+    'printf %s smoke-secret | secret-tool store --label=credvault-probe service credvault-probe account a &&
+     secret-tool lookup service credvault-probe account a' </dev/null)"
+if [[ "$got" != "smoke-secret" ]]; then
+    echo "Secret Service smoke test read back '$got', expected 'smoke-secret'" >&2
+    exit 1
+fi
+echo "ok: gnome-keyring Secret Service works"
+
+step "cargo test --workspace  [no D-Bus, CREDVAULT_TEST_KEYRING=absent]"
+CREDVAULT_TEST_KEYRING=absent bash scripts/without-dbus.sh cargo test --workspace
+
+step "cargo test --workspace  [Secret Service, CREDVAULT_TEST_KEYRING=secret-service]"
+CREDVAULT_TEST_KEYRING=secret-service bash scripts/with-secret-service.sh cargo test --workspace
+
+STEP="done"

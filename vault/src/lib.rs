@@ -1,0 +1,50 @@
+//! # credvault
+//!
+//! An encrypted credential vault: one versioned, AEAD-encrypted,
+//! deterministic-CBOR file (`*.cvault`) whose random data key is wrapped by
+//! key slots (passphrase, OS keychain, recovery code). The normative format
+//! description is `spec/FORMAT.md`.
+//!
+//! Layers, bottom up: [`format`] (pure parsing and encoding), [`crypto`]
+//! (AEAD, KDFs, secret types), [`slots`] (unlock methods), [`store`] (the
+//! only file-system code: lock, atomic replace) and [`Vault`] (the engine).
+//!
+//! ```
+//! use credvault::{KdfParams, KeyName, NewSlot, Passphrase, PassphraseUnlocker, SecretValue, Vault};
+//!
+//! # fn main() -> Result<(), credvault::VaultError> {
+//! let dir = tempfile::tempdir().expect("temp dir");
+//! let path = dir.path().join("demo.cvault");
+//! // Weak KDF parameters keep the example fast; use calibrated ones for real.
+//! let kdf = KdfParams::new(8 * 1024, 1, 1)?;
+//! let mut vault = Vault::create(&path, NewSlot::Passphrase(&Passphrase::from("pw"), kdf))?;
+//!
+//! let name = KeyName::new("postgresql.password")?;
+//! vault.set(&name, &SecretValue::from("s3cret"))?;
+//!
+//! let reopened = Vault::open(&path, &mut PassphraseUnlocker::new(Passphrase::from("pw")))?;
+//! let value = reopened.get(&name)?.expect("stored above");
+//! assert_eq!(value.expose(), b"s3cret");
+//! assert_eq!(reopened.list(Some("postgresql.")).len(), 1);
+//! # Ok(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+pub mod crypto;
+pub mod format;
+pub mod slots;
+pub mod store;
+mod vault;
+
+pub use crypto::{ExcessiveWork, KdfLimits, Passphrase, SecretKey, SecretValue};
+pub use format::{FormatError, KdfParams, KeyName, Kind, Metadata, NameError};
+pub use slots::{PassphraseUnlocker, RecoveryKey, Unlocker};
+pub use store::StoreError;
+pub use vault::{
+    seal_file, seal_value, unlock, value_key, Committed, NewSlot, OpenOptions, SetOptions,
+    Transaction, UnlockError, Vault, VaultError,
+};

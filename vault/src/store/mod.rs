@@ -1,0 +1,322 @@
+//! The only module that touches the file system: the sidecar lock, bounded
+//! reads, atomic durable replace, and file modes (FORMAT.md §7).
+//!
+//! A save is: take an exclusive advisory lock on `<vault>.lock` (never on
+//! the vault itself, whose inode the rename replaces), re-read the vault,
+//! write a temp file in the same directory, fsync it, rename it over the
+//! vault, fsync the directory. Readers take no lock: a rename is atomic, so
+//! they see the old or the new file, never a mix.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Errors of the storage layer. Paths are shown; contents never are.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// There is no vault at the path.
+    #[error("no vault at {0}")]
+    NotFound(PathBuf),
+    /// `create` found a file already there.
+    #[error("a file already exists at {0}")]
+    AlreadyExists(PathBuf),
+    /// Another process held the lock for longer than the timeout.
+    #[error("timed out after {waited_ms} ms waiting for the lock {path} (another credvault process is saving)")]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// How long we waited.
+        waited_ms: u128,
+    },
+    /// Any other I/O failure, with the step that failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// The step: "read", "write", "fsync", "rename", ...
+        op: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+impl StoreError {
+    fn io(op: &'static str, path: &Path, source: io::Error) -> Self {
+        StoreError::Io {
+            op,
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// The sidecar lock file of `vault`: `<vault>.lock`.
+pub fn lock_path(vault: &Path) -> PathBuf {
+    sibling(vault, "", ".lock")
+}
+
+fn sibling(vault: &Path, prefix: &str, suffix: &str) -> PathBuf {
+    let name = vault
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    vault.with_file_name(format!("{prefix}{name}{suffix}"))
+}
+
+/// An exclusive advisory lock on `<vault>.lock`, released on drop (and by
+/// the kernel when the process dies, so a killed writer never leaves a
+/// stale lock). The lock file itself is left in place on purpose: removing
+/// it would let two processes lock two different inodes.
+pub struct VaultLock {
+    file: File,
+}
+
+impl VaultLock {
+    /// Waits up to `timeout` for the lock.
+    pub fn acquire(vault: &Path, timeout: Duration) -> Result<VaultLock, StoreError> {
+        let path = lock_path(vault);
+        let file = create_options(false)
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| StoreError::io("open lock file", &path, e))?;
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(VaultLock { file }),
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(e)) => return Err(StoreError::io("lock", &path, e)),
+            }
+            if start.elapsed() >= timeout {
+                return Err(StoreError::LockTimeout {
+                    path,
+                    waited_ms: start.elapsed().as_millis(),
+                });
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for VaultLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+/// Reads a whole vault file, refusing files larger than `max_len` before
+/// allocating for them.
+pub fn read(path: &Path, max_len: u64) -> Result<Result<Vec<u8>, u64>, StoreError> {
+    let file = File::open(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => StoreError::NotFound(path.to_owned()),
+        _ => StoreError::io("open", path, e),
+    })?;
+    let len = file
+        .metadata()
+        .map_err(|e| StoreError::io("stat", path, e))?
+        .len();
+    if len > max_len {
+        return Ok(Err(len));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(max_len + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| StoreError::io("read", path, e))?;
+    if bytes.len() as u64 > max_len {
+        return Ok(Err(bytes.len() as u64));
+    }
+    Ok(Ok(bytes))
+}
+
+/// Whether a vault file exists at `path`.
+pub fn exists(path: &Path) -> Result<bool, StoreError> {
+    match fs::symlink_metadata(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(StoreError::io("stat", path, e)),
+    }
+}
+
+/// Replaces `path` with `bytes` durably and atomically (mode 0600): temp
+/// file in the same directory, write, fsync, rename, fsync the directory.
+/// The caller holds the [`VaultLock`]. Leftover temp files of earlier
+/// crashed saves are removed first (only a lock holder writes them).
+pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    remove_stale_temps(path);
+    let tmp = sibling(
+        path,
+        ".",
+        &format!(".tmp.{}.{:08x}", std::process::id(), rand_suffix()),
+    );
+    let result = write_synced(&tmp, bytes)
+        .and_then(|()| fs::rename(&tmp, path).map_err(|e| StoreError::io("rename", path, e)));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    sync_dir(path)
+}
+
+fn write_synced(tmp: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut file = create_options(true)
+        .write(true)
+        .create_new(true)
+        .open(tmp)
+        .map_err(|e| StoreError::io("create", tmp, e))?;
+    file.write_all(bytes)
+        .map_err(|e| StoreError::io("write", tmp, e))?;
+    file.sync_all().map_err(|e| StoreError::io("fsync", tmp, e))
+}
+
+fn sync_dir(path: &Path) -> Result<(), StoreError> {
+    let dir = parent_dir(path);
+    #[cfg(unix)]
+    {
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StoreError::io("fsync directory", &dir, e))?;
+    }
+    let _ = dir;
+    Ok(())
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn remove_stale_temps(path: &Path) {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let prefix = format!(".{name}.tmp.");
+    let Ok(dir) = fs::read_dir(parent_dir(path)) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+fn rand_suffix() -> u32 {
+    u32::from_le_bytes(crate::crypto::random_array())
+}
+
+fn create_options(secret: bool) -> OpenOptions {
+    let mut o = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let _ = secret;
+    o
+}
+
+/// Creates the vault's directory (mode 0700) if it does not exist.
+pub fn ensure_dir(path: &Path) -> Result<(), StoreError> {
+    let dir = parent_dir(path);
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(&dir)
+        .map_err(|e| StoreError::io("create directory", &dir, e))
+}
+
+/// Warnings about modes looser than 0600 on the vault or 0700 on its
+/// directory (group or other bits set).
+pub fn mode_warnings(path: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = parent_dir(path);
+        for (p, what, want) in [
+            (path.to_owned(), "vault file", 0o600),
+            (dir, "vault directory", 0o700),
+        ] {
+            if let Ok(m) = fs::metadata(&p) {
+                let mode = m.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    out.push(format!(
+                        "{what} {} has mode {mode:04o}; expected {want:04o} (chmod {want:o} {})",
+                        p.display(),
+                        p.display()
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replace_is_0600_and_cleans_temps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.cvault");
+        fs::write(dir.path().join(".v.cvault.tmp.1.deadbeef"), b"stale").unwrap();
+        replace(&path, b"one").unwrap();
+        replace(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+    }
+
+    #[test]
+    fn lock_times_out_while_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.cvault");
+        let held = VaultLock::acquire(&path, Duration::from_secs(1)).unwrap();
+        let err = VaultLock::acquire(&path, Duration::from_millis(50))
+            .err()
+            .unwrap();
+        assert!(matches!(err, StoreError::LockTimeout { .. }));
+        drop(held);
+        VaultLock::acquire(&path, Duration::from_millis(50)).unwrap();
+    }
+
+    #[test]
+    fn read_refuses_oversized_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        fs::write(&path, vec![0u8; 100]).unwrap();
+        assert_eq!(read(&path, 99).unwrap(), Err(100));
+        assert_eq!(read(&path, 100).unwrap().unwrap().len(), 100);
+        assert!(matches!(
+            read(&dir.path().join("none"), 1),
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}

@@ -1,0 +1,919 @@
+//! The engine: create, open and unlock a vault; read values; change them in
+//! locked, atomic saves that re-read the file first (FORMAT.md §7).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::crypto::{self, ExcessiveWork, KdfLimits, Passphrase, SecretKey, SecretValue};
+use crate::format::{
+    self, limits, Body, Entry, FormatError, Header, KdfParams, KeyName, Kind, Metadata, NameError,
+};
+use crate::format::{SealedValue, Slot, SlotKind};
+use crate::slots::{self, RecoveryKey, Unlocker};
+use crate::store::{self, StoreError, VaultLock};
+
+/// HKDF info of the body key (FORMAT.md §4.7).
+const BODY_INFO: &[u8] = b"credvault/v1/body";
+/// HKDF info of the value key (FORMAT.md §4.7).
+const VALUE_INFO: &[u8] = b"credvault/v1/value";
+/// Prefix of a sealed value's associated data (FORMAT.md §5.3).
+const VALUE_AAD_PREFIX: &[u8] = b"credvault/v1/value\0";
+
+/// Why a vault could not be unlocked. Never says which check failed inside
+/// a slot: a wrong credential and a tampered slot look the same.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnlockError {
+    /// No credential was available for any slot of the vault.
+    #[error("no credential available to unlock the vault (slots: {slots})")]
+    NoCredentials {
+        /// The slot types present, e.g. "passphrase, recovery".
+        slots: String,
+    },
+    /// Credentials were tried and none opened a slot: a wrong passphrase or
+    /// recovery code, or a tampered slot.
+    #[error("wrong passphrase or key, or the key slot was tampered with")]
+    WrongKeyOrTampered,
+    /// A slot asks for more KDF work than allowed; nothing was computed.
+    #[error(transparent)]
+    ExcessiveWork(#[from] ExcessiveWork),
+    /// The header has only slot types this version does not know.
+    #[error("no key slot of a type this credvault knows (made by a newer credvault?)")]
+    NoUsableSlot,
+    /// The keychain slots failed and no other slot could be tried.
+    #[error("keychain: {0}")]
+    Keychain(String),
+}
+
+/// Every error of the engine, by layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// The file is not a valid vault (not a vault, newer version, corrupt).
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// The vault could not be unlocked.
+    #[error(transparent)]
+    Unlock(#[from] UnlockError),
+    /// A slot opened but the body failed authentication: the file was
+    /// tampered with or damaged.
+    #[error("vault is tampered or damaged: the body failed authentication")]
+    Tampered,
+    /// The file on disk was replaced by another vault or re-keyed since it
+    /// was opened; reopen it.
+    #[error("the vault file was replaced or re-keyed by another process; open it again")]
+    KeyChanged,
+    /// File-system failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An invalid key name.
+    #[error(transparent)]
+    InvalidName(#[from] NameError),
+    /// A value above the format's limit.
+    #[error("value is {len} bytes, above the limit of {max}")]
+    ValueTooLarge {
+        /// The value's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The vault has no slot with this id.
+    #[error("no key slot with id {0}")]
+    NoSuchSlot(u32),
+    /// Removing this slot would leave no slot that can open the vault.
+    #[error("refusing to remove the last slot that can open the vault")]
+    LastSlot,
+    /// The header cannot hold another slot.
+    #[error("the vault already has the maximum of {0} key slots")]
+    TooManySlots(usize),
+}
+
+/// Options for opening a vault.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenOptions {
+    /// The most Argon2id work accepted from the file.
+    pub kdf_limits: KdfLimits,
+    /// How long a save waits for another writer's lock.
+    pub lock_timeout: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            kdf_limits: KdfLimits::default(),
+            lock_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The data key and the subkeys derived from it (FORMAT.md §4.7).
+struct Keys {
+    dek: SecretKey,
+    body: SecretKey,
+    value: SecretKey,
+}
+
+impl Keys {
+    fn derive(dek: SecretKey, vault_id: &[u8; 16]) -> Keys {
+        let body = crypto::hkdf(dek.expose(), vault_id, BODY_INFO);
+        let value = crypto::hkdf(dek.expose(), vault_id, VALUE_INFO);
+        Keys { dek, body, value }
+    }
+}
+
+/// The pure encoding of a whole file (FORMAT.md §2): prefix, header, and
+/// the body sealed under the body key with `prefix || header` as
+/// associated data. `header.body_nonce` is used as the nonce and
+/// `header.body_len` is set here. Public so the vector generator and tools
+/// can build files byte for byte.
+pub fn seal_file(header: &mut Header, minor: u8, body: &Body, dek: &SecretKey) -> Vec<u8> {
+    let keys = Keys::derive(dek.clone(), &header.vault_id);
+    let plain = zeroize::Zeroizing::new(body.encode());
+    header.body_len = (plain.len() + format::TAG_LEN) as u64;
+    let mut out = format::encode_aad(header);
+    if minor != format::MINOR_VERSION {
+        out[9] = minor;
+    }
+    let ct = crypto::seal(&keys.body, &header.body_nonce, &out, &plain);
+    out.extend_from_slice(&ct);
+    out
+}
+
+/// Decrypts and decodes the body of a parsed file with the data key.
+fn open_body(parsed: &format::ParsedFile<'_>, keys: &Keys) -> Result<Body, VaultError> {
+    let plain = crypto::open(
+        &keys.body,
+        &parsed.header.body_nonce,
+        parsed.aad,
+        parsed.body_ciphertext,
+    )
+    .map_err(|_| VaultError::Tampered)?;
+    Ok(Body::decode(&plain)?)
+}
+
+/// Seals `value` for entry `name` under the value key (FORMAT.md §5.3).
+pub fn seal_value(
+    value_key: &SecretKey,
+    name: &KeyName,
+    value: &[u8],
+    nonce: [u8; 24],
+) -> SealedValue {
+    let mut sealed = nonce.to_vec();
+    sealed.extend_from_slice(&crypto::seal(value_key, &nonce, &value_aad(name), value));
+    // nonce + tag + value within MAX_VALUE_LEN (checked by callers).
+    #[allow(clippy::expect_used)]
+    SealedValue::new(sealed).expect("value length checked before sealing")
+}
+
+fn value_aad(name: &KeyName) -> Vec<u8> {
+    let mut aad = VALUE_AAD_PREFIX.to_vec();
+    aad.extend_from_slice(name.as_str().as_bytes());
+    aad
+}
+
+/// Derives the value key of a vault (for tools that seal values directly).
+pub fn value_key(dek: &SecretKey, vault_id: &[u8; 16]) -> SecretKey {
+    crypto::hkdf(dek.expose(), vault_id, VALUE_INFO)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Where a new slot's key-encryption key comes from.
+pub enum NewSlot<'a> {
+    /// A passphrase slot with these Argon2id parameters.
+    Passphrase(&'a Passphrase, KdfParams),
+    /// A recovery slot for this recovery key.
+    Recovery(&'a RecoveryKey),
+    /// A keychain slot whose random KEK the caller stored under
+    /// `service`/`account` in the OS keychain.
+    Keychain {
+        /// Keychain service.
+        service: &'a str,
+        /// Keychain account.
+        account: &'a str,
+        /// The key-encryption key kept in the keychain.
+        kek: &'a SecretKey,
+    },
+}
+
+/// Options for a set: the entry's non-secret attributes.
+#[derive(Debug, Clone, Default)]
+pub struct SetOptions {
+    /// Entry kind; `secret` when `None` on a new entry, unchanged on an
+    /// existing one.
+    pub kind: Option<Kind>,
+    /// Expiry, Unix milliseconds.
+    pub expires_ms: Option<u64>,
+    /// Metadata; unchanged on an existing entry when `None`.
+    pub metadata: Option<Metadata>,
+}
+
+enum Op {
+    Set {
+        name: KeyName,
+        value: SealedValue,
+        options: SetOptions,
+    },
+    Delete {
+        name: KeyName,
+    },
+}
+
+/// What a committed transaction changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// Names whose delete found nothing to delete.
+    pub not_found: Vec<KeyName>,
+    /// Whether a save happened (false when nothing changed).
+    pub saved: bool,
+}
+
+/// An open, unlocked vault. Values stay sealed in memory; [`Vault::get`]
+/// unseals one at a time.
+pub struct Vault {
+    path: PathBuf,
+    minor: u8,
+    header: Header,
+    body: Body,
+    keys: Keys,
+    unlocked_by: u32,
+    options: OpenOptions,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("path", &self.path)
+            .field("save_counter", &self.header.save_counter)
+            .field("entries", &self.body.entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vault {
+    /// Creates a new vault at `path` protected by one slot. Fails with
+    /// [`StoreError::AlreadyExists`] if anything is there; never overwrites.
+    pub fn create(path: &Path, first: NewSlot<'_>) -> Result<Vault, VaultError> {
+        Self::create_with(path, first, OpenOptions::default())
+    }
+
+    /// [`Vault::create`] with explicit options.
+    pub fn create_with(
+        path: &Path,
+        first: NewSlot<'_>,
+        options: OpenOptions,
+    ) -> Result<Vault, VaultError> {
+        store::ensure_dir(path)?;
+        let _lock = VaultLock::acquire(path, options.lock_timeout)?;
+        if store::exists(path)? {
+            return Err(StoreError::AlreadyExists(path.to_owned()).into());
+        }
+        let vault_id = crypto::random_array::<16>();
+        let keys = Keys::derive(SecretKey::random(), &vault_id);
+        let slot = build_slot(1, &vault_id, &keys.dek, first);
+        let mut header = Header {
+            vault_id,
+            save_counter: 1,
+            body_nonce: crypto::random_array(),
+            body_len: 0,
+            slots: vec![slot],
+        };
+        let body = Body::default();
+        let bytes = seal_file(&mut header, format::MINOR_VERSION, &body, &keys.dek);
+        store::replace(path, &bytes)?;
+        Ok(Vault {
+            path: path.to_owned(),
+            minor: format::MINOR_VERSION,
+            header,
+            body,
+            keys,
+            unlocked_by: 1,
+            options,
+        })
+    }
+
+    /// Opens and unlocks the vault at `path`.
+    pub fn open(path: &Path, unlocker: &mut dyn Unlocker) -> Result<Vault, VaultError> {
+        Self::open_with(path, unlocker, OpenOptions::default())
+    }
+
+    /// [`Vault::open`] with explicit options.
+    pub fn open_with(
+        path: &Path,
+        unlocker: &mut dyn Unlocker,
+        options: OpenOptions,
+    ) -> Result<Vault, VaultError> {
+        let bytes = read_file(path)?;
+        let parsed = format::parse_file(&bytes)?;
+        let (dek, unlocked_by) = unlock(&parsed.header, unlocker, &options.kdf_limits)?;
+        let keys = Keys::derive(dek, &parsed.header.vault_id);
+        let body = open_body(&parsed, &keys)?;
+        Ok(Vault {
+            path: path.to_owned(),
+            minor: parsed.prefix.minor,
+            header: parsed.header,
+            body,
+            keys,
+            unlocked_by,
+            options,
+        })
+    }
+
+    /// Opens the vault at `path` with an already unwrapped data key (for
+    /// session caches). Fails with [`VaultError::Tampered`] if the key does
+    /// not authenticate the body.
+    pub fn open_with_key(
+        path: &Path,
+        dek: SecretKey,
+        options: OpenOptions,
+    ) -> Result<Vault, VaultError> {
+        let bytes = read_file(path)?;
+        let parsed = format::parse_file(&bytes)?;
+        let keys = Keys::derive(dek, &parsed.header.vault_id);
+        let body = open_body(&parsed, &keys)?;
+        Ok(Vault {
+            path: path.to_owned(),
+            minor: parsed.prefix.minor,
+            header: parsed.header,
+            body,
+            keys,
+            unlocked_by: 0,
+            options,
+        })
+    }
+
+    /// The vault's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The header as last read or written.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The format version of the file, `(major, minor)`.
+    pub fn format_version(&self) -> (u8, u8) {
+        (format::MAJOR_VERSION, self.minor)
+    }
+
+    /// The key slots.
+    pub fn slots(&self) -> &[Slot] {
+        &self.header.slots
+    }
+
+    /// The id of the slot that unlocked the vault (0 when opened with a key).
+    pub fn unlocked_by(&self) -> u32 {
+        self.unlocked_by
+    }
+
+    /// The data key, for callers that cache it (session unlock). Handle
+    /// with care.
+    pub fn data_key(&self) -> &SecretKey {
+        &self.keys.dek
+    }
+
+    /// Always `true`: a vault is always encrypted; there is no plaintext
+    /// mode. (The app's `isEncryptionAvailable()`.)
+    pub fn is_encryption_available(&self) -> bool {
+        true
+    }
+
+    /// Whether a live entry named `name` exists.
+    pub fn has(&self, name: &KeyName) -> bool {
+        self.body.entries.contains_key(name)
+    }
+
+    /// The entry's non-secret attributes and sealed value.
+    pub fn entry(&self, name: &KeyName) -> Option<&Entry> {
+        self.body.entries.get(name)
+    }
+
+    /// Unseals and returns the value of `name`, or `None`.
+    pub fn get(&self, name: &KeyName) -> Result<Option<SecretValue>, VaultError> {
+        let Some(entry) = self.body.entries.get(name) else {
+            return Ok(None);
+        };
+        let sealed = entry.value.as_bytes();
+        let (nonce, ct) = sealed.split_at(format::NONCE_LEN);
+        // split_at of a SealedValue (>= 40 bytes) leaves exactly 24 bytes.
+        let nonce: [u8; 24] = nonce.try_into().map_err(|_| VaultError::Tampered)?;
+        let plain = crypto::open(&self.keys.value, &nonce, &value_aad(name), ct)
+            .map_err(|_| VaultError::Tampered)?;
+        Ok(Some(SecretValue::from(plain)))
+    }
+
+    /// Names of live entries, sorted, optionally only those starting with
+    /// `prefix`.
+    pub fn list(&self, prefix: Option<&str>) -> Vec<&KeyName> {
+        self.body
+            .entries
+            .keys()
+            .filter(|k| prefix.is_none_or(|p| k.as_str().starts_with(p)))
+            .collect()
+    }
+
+    /// Number of live entries.
+    pub fn len(&self) -> usize {
+        self.body.entries.len()
+    }
+
+    /// Whether the vault has no live entries.
+    pub fn is_empty(&self) -> bool {
+        self.body.entries.is_empty()
+    }
+
+    /// Names deleted, with their deletion times (Unix milliseconds).
+    pub fn tombstones(&self) -> impl Iterator<Item = (&KeyName, u64)> {
+        self.body.tombstones.iter().map(|(k, t)| (k, *t))
+    }
+
+    /// Stores `value` under `name` and saves.
+    pub fn set(&mut self, name: &KeyName, value: &SecretValue) -> Result<(), VaultError> {
+        let mut tx = self.transaction();
+        tx.set(name, value, SetOptions::default())?;
+        tx.commit().map(|_| ())
+    }
+
+    /// Deletes `name` and saves; `Ok(false)` if it did not exist.
+    pub fn delete(&mut self, name: &KeyName) -> Result<bool, VaultError> {
+        let mut tx = self.transaction();
+        tx.delete(name);
+        Ok(tx.commit()?.not_found.is_empty())
+    }
+
+    /// Starts a batch of changes saved together by [`Transaction::commit`].
+    pub fn transaction(&mut self) -> Transaction<'_> {
+        Transaction {
+            vault: self,
+            ops: Vec::new(),
+        }
+    }
+
+    /// Re-reads the file (e.g. after another process saved).
+    pub fn reload(&mut self) -> Result<(), VaultError> {
+        let (header, minor, body) = self.read_fresh()?;
+        self.header = header;
+        self.minor = minor;
+        self.body = body;
+        Ok(())
+    }
+
+    /// Adds a key slot wrapping the same data key; returns its id.
+    pub fn add_slot(&mut self, slot: NewSlot<'_>) -> Result<u32, VaultError> {
+        self.save_with(|vault_id, header, _body, dek| {
+            if header.slots.len() >= limits::MAX_SLOTS {
+                return Err(VaultError::TooManySlots(limits::MAX_SLOTS));
+            }
+            let id = header
+                .slots
+                .iter()
+                .map(|s| s.id)
+                .max()
+                .unwrap_or(0)
+                .saturating_add(1);
+            header.slots.push(build_slot(id, vault_id, dek, slot));
+            Ok((id, true))
+        })
+    }
+
+    /// Removes slot `id`. Refuses to remove the last slot of a known type.
+    pub fn remove_slot(&mut self, id: u32) -> Result<(), VaultError> {
+        self.save_with(|_, header, _body, _dek| {
+            let at = header
+                .slots
+                .iter()
+                .position(|s| s.id == id)
+                .ok_or(VaultError::NoSuchSlot(id))?;
+            let known_left = header
+                .slots
+                .iter()
+                .filter(|s| s.id != id && !matches!(s.kind, SlotKind::Unknown { .. }))
+                .count();
+            if known_left == 0 {
+                return Err(VaultError::LastSlot);
+            }
+            header.slots.remove(at);
+            Ok(((), true))
+        })
+    }
+
+    /// Reads the file under the lock, checks it is still this vault under
+    /// this key, lets `change` edit header and body, and saves if it says so.
+    fn save_with<T>(
+        &mut self,
+        change: impl FnOnce(
+            &[u8; 16],
+            &mut Header,
+            &mut Body,
+            &SecretKey,
+        ) -> Result<(T, bool), VaultError>,
+    ) -> Result<T, VaultError> {
+        let _lock = VaultLock::acquire(&self.path, self.options.lock_timeout)?;
+        let (mut header, minor, mut body) = self.read_fresh()?;
+        let vault_id = header.vault_id;
+        let (out, changed) = change(&vault_id, &mut header, &mut body, &self.keys.dek)?;
+        if changed {
+            header.save_counter = header.save_counter.saturating_add(1);
+            header.body_nonce = crypto::random_array();
+            // A file of a newer minor keeps its minor: this writer preserves
+            // the slots it does not know (FORMAT.md §2.2).
+            #[allow(clippy::unnecessary_min_or_max)]
+            let minor = minor.max(format::MINOR_VERSION);
+            let bytes = seal_file(&mut header, minor, &body, &self.keys.dek);
+            store::replace(&self.path, &bytes)?;
+            self.minor = minor;
+        }
+        self.header = header;
+        self.body = body;
+        Ok(out)
+    }
+
+    fn read_fresh(&self) -> Result<(Header, u8, Body), VaultError> {
+        let bytes = read_file(&self.path)?;
+        let parsed = format::parse_file(&bytes)?;
+        if parsed.header.vault_id != self.header.vault_id {
+            return Err(VaultError::KeyChanged);
+        }
+        let body = open_body(&parsed, &self.keys).map_err(|e| match e {
+            VaultError::Tampered => VaultError::KeyChanged,
+            other => other,
+        })?;
+        Ok((parsed.header, parsed.prefix.minor, body))
+    }
+}
+
+/// A batch of changes applied to the freshly re-read vault in one locked
+/// save. Values are sealed as soon as they are added.
+pub struct Transaction<'v> {
+    vault: &'v mut Vault,
+    ops: Vec<Op>,
+}
+
+impl Transaction<'_> {
+    /// Adds a set of `name` to `value`.
+    pub fn set(
+        &mut self,
+        name: &KeyName,
+        value: &SecretValue,
+        options: SetOptions,
+    ) -> Result<(), VaultError> {
+        if value.len() > limits::MAX_VALUE_LEN {
+            return Err(VaultError::ValueTooLarge {
+                len: value.len(),
+                max: limits::MAX_VALUE_LEN,
+            });
+        }
+        let sealed = seal_value(
+            &self.vault.keys.value,
+            name,
+            value.expose(),
+            crypto::random_array(),
+        );
+        self.ops.push(Op::Set {
+            name: name.clone(),
+            value: sealed,
+            options,
+        });
+        Ok(())
+    }
+
+    /// Adds a delete of `name`.
+    pub fn delete(&mut self, name: &KeyName) {
+        self.ops.push(Op::Delete { name: name.clone() });
+    }
+
+    /// Number of changes queued.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether no change is queued.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Takes the lock, re-reads the vault, applies the changes in order and
+    /// saves atomically. Nothing is saved if a step fails.
+    pub fn commit(self) -> Result<Committed, VaultError> {
+        let ops = self.ops;
+        self.vault.save_with(move |_, _header, body, _dek| {
+            let now = now_ms();
+            let mut committed = Committed::default();
+            for op in ops {
+                match op {
+                    Op::Set {
+                        name,
+                        value,
+                        options,
+                    } => {
+                        body.tombstones.remove(&name);
+                        let entry = match body.entries.remove(&name) {
+                            Some(old) => Entry {
+                                value,
+                                kind: options.kind.unwrap_or(old.kind),
+                                created_ms: old.created_ms,
+                                updated_ms: now.max(old.updated_ms),
+                                expires_ms: options.expires_ms.or(old.expires_ms),
+                                metadata: options.metadata.unwrap_or(old.metadata),
+                            },
+                            None => Entry {
+                                value,
+                                kind: options.kind.unwrap_or_else(Kind::secret),
+                                created_ms: now,
+                                updated_ms: now,
+                                expires_ms: options.expires_ms,
+                                metadata: options.metadata.unwrap_or_default(),
+                            },
+                        };
+                        body.entries.insert(name, entry);
+                        committed.saved = true;
+                    }
+                    Op::Delete { name } => {
+                        if body.entries.remove(&name).is_some() {
+                            body.tombstones.insert(name, now);
+                            committed.saved = true;
+                        } else {
+                            committed.not_found.push(name);
+                        }
+                    }
+                }
+            }
+            if body.entries.len() + body.tombstones.len() > limits::MAX_RECORDS {
+                return Err(FormatError::TooLarge {
+                    what: "entry and tombstone count",
+                    found: (body.entries.len() + body.tombstones.len()) as u64,
+                    max: limits::MAX_RECORDS as u64,
+                }
+                .into());
+            }
+            let saved = committed.saved;
+            Ok((committed, saved))
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, VaultError> {
+    store::read(path, limits::MAX_FILE_LEN)?.map_err(|found| {
+        FormatError::TooLarge {
+            what: "file size",
+            found,
+            max: limits::MAX_FILE_LEN,
+        }
+        .into()
+    })
+}
+
+fn build_slot(id: u32, vault_id: &[u8; 16], dek: &SecretKey, new: NewSlot<'_>) -> Slot {
+    match new {
+        NewSlot::Passphrase(pw, kdf) => slots::passphrase::new_slot(id, vault_id, dek, pw, kdf),
+        NewSlot::Recovery(key) => slots::recovery::new_slot(id, vault_id, dek, key),
+        NewSlot::Keychain {
+            service,
+            account,
+            kek,
+        } => {
+            let mut slot = Slot {
+                id,
+                kind: SlotKind::Keychain(format::KeychainSlot {
+                    service: service.to_owned(),
+                    account: account.to_owned(),
+                    wrap: format::Wrap {
+                        nonce: [0; 24],
+                        wrapped: [0; format::header::WRAPPED_KEY_LEN],
+                    },
+                }),
+            };
+            slots::wrap_into(&mut slot, vault_id, kek, dek, crypto::random_array());
+            slot
+        }
+    }
+}
+
+/// Tries the slots in the order of FORMAT.md §4.6: keychain, recovery,
+/// passphrase; unknown types are skipped. Returns the data key and the id
+/// of the slot that opened.
+pub fn unlock(
+    header: &Header,
+    unlocker: &mut dyn Unlocker,
+    kdf_limits: &KdfLimits,
+) -> Result<(SecretKey, u32), UnlockError> {
+    let id = &header.vault_id;
+    let mut tried = false;
+    let mut keychain_err: Option<String> = None;
+    let mut excessive: Option<ExcessiveWork> = None;
+
+    for slot in &header.slots {
+        if let SlotKind::Keychain(k) = &slot.kind {
+            match unlocker.keychain_key(&k.service, &k.account) {
+                Ok(kek) => {
+                    tried = true;
+                    if let Ok(dek) = slots::unwrap(slot, id, &kek) {
+                        return Ok((dek, slot.id));
+                    }
+                    keychain_err = Some("the keychain item does not open this vault".to_owned());
+                }
+                Err(e) => keychain_err = Some(e),
+            }
+        }
+    }
+    if header
+        .slots
+        .iter()
+        .any(|s| matches!(s.kind, SlotKind::Recovery(_)))
+    {
+        if let Some(key) = unlocker.recovery_key() {
+            tried = true;
+            for slot in &header.slots {
+                if let SlotKind::Recovery(r) = &slot.kind {
+                    if let Ok(dek) = slots::unwrap(slot, id, &slots::recovery::kek(r, &key)) {
+                        return Ok((dek, slot.id));
+                    }
+                }
+            }
+        }
+    }
+    if header
+        .slots
+        .iter()
+        .any(|s| matches!(s.kind, SlotKind::Passphrase(_)))
+    {
+        if let Some(pw) = unlocker.passphrase() {
+            for slot in &header.slots {
+                if let SlotKind::Passphrase(p) = &slot.kind {
+                    if let Err(e) = kdf_limits.check(&p.kdf) {
+                        excessive = Some(e);
+                        continue;
+                    }
+                    tried = true;
+                    if let Ok(dek) = slots::unwrap(slot, id, &slots::passphrase::kek(p, &pw)) {
+                        return Ok((dek, slot.id));
+                    }
+                }
+            }
+        }
+    }
+    if tried {
+        return Err(UnlockError::WrongKeyOrTampered);
+    }
+    if let Some(e) = excessive {
+        return Err(e.into());
+    }
+    if header
+        .slots
+        .iter()
+        .all(|s| matches!(s.kind, SlotKind::Unknown { .. }))
+    {
+        return Err(UnlockError::NoUsableSlot);
+    }
+    let others = header
+        .slots
+        .iter()
+        .any(|s| matches!(s.kind, SlotKind::Passphrase(_) | SlotKind::Recovery(_)));
+    if let (Some(e), false) = (&keychain_err, others) {
+        return Err(UnlockError::Keychain(e.clone()));
+    }
+    let mut types: Vec<&str> = header.slots.iter().map(Slot::type_name).collect();
+    types.dedup();
+    Err(UnlockError::NoCredentials {
+        slots: types.join(", "),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slots::PassphraseUnlocker;
+
+    fn weak() -> KdfParams {
+        KdfParams::new(8192, 1, 1).unwrap()
+    }
+
+    fn key(s: &str) -> KeyName {
+        KeyName::new(s).unwrap()
+    }
+
+    #[test]
+    fn create_set_get_delete_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.cvault");
+        let pw = Passphrase::from("correct horse");
+        let mut v = Vault::create(&path, NewSlot::Passphrase(&pw, weak())).unwrap();
+        v.set(&key("postgresql.password"), &SecretValue::from("pg"))
+            .unwrap();
+        v.set(&key("github.token"), &SecretValue::from("gh"))
+            .unwrap();
+        assert!(v.delete(&key("github.token")).unwrap());
+        assert!(!v.delete(&key("github.token")).unwrap());
+
+        let v2 = Vault::open(
+            &path,
+            &mut PassphraseUnlocker::new(Passphrase::from("correct horse")),
+        )
+        .unwrap();
+        assert_eq!(
+            v2.get(&key("postgresql.password"))
+                .unwrap()
+                .unwrap()
+                .expose(),
+            b"pg"
+        );
+        assert!(v2.get(&key("github.token")).unwrap().is_none());
+        assert_eq!(v2.list(None).len(), 1);
+        assert_eq!(v2.tombstones().count(), 1);
+        assert_eq!(v2.header().save_counter, 4);
+
+        let err = Vault::open(
+            &path,
+            &mut PassphraseUnlocker::new(Passphrase::from("wrong")),
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            VaultError::Unlock(UnlockError::WrongKeyOrTampered)
+        ));
+        assert!(matches!(
+            Vault::create(&path, NewSlot::Passphrase(&pw, weak())).unwrap_err(),
+            VaultError::Store(StoreError::AlreadyExists(_))
+        ));
+    }
+
+    #[test]
+    fn two_handles_do_not_lose_updates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.cvault");
+        let pw = Passphrase::from("pw");
+        let mut a = Vault::create(&path, NewSlot::Passphrase(&pw, weak())).unwrap();
+        let mut b =
+            Vault::open(&path, &mut PassphraseUnlocker::new(Passphrase::from("pw"))).unwrap();
+        a.set(&key("a"), &SecretValue::from("1")).unwrap();
+        b.set(&key("b"), &SecretValue::from("2")).unwrap();
+        a.reload().unwrap();
+        assert_eq!(a.list(None).len(), 2);
+    }
+
+    #[test]
+    fn slots_add_remove_and_recovery_unlock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.cvault");
+        let pw = Passphrase::from("pw");
+        let mut v = Vault::create(&path, NewSlot::Passphrase(&pw, weak())).unwrap();
+        v.set(&key("k"), &SecretValue::from("v")).unwrap();
+        let rk = RecoveryKey::generate();
+        let id = v.add_slot(NewSlot::Recovery(&rk)).unwrap();
+        assert_eq!(id, 2);
+        v.remove_slot(1).unwrap();
+        assert!(matches!(v.remove_slot(2), Err(VaultError::LastSlot)));
+
+        struct Rec(Option<RecoveryKey>);
+        impl Unlocker for Rec {
+            fn recovery_key(&mut self) -> Option<RecoveryKey> {
+                self.0.take()
+            }
+        }
+        let copy = RecoveryKey::from_bytes(rk.expose().to_vec()).unwrap();
+        let v2 = Vault::open(&path, &mut Rec(Some(copy))).unwrap();
+        assert_eq!(v2.get(&key("k")).unwrap().unwrap().expose(), b"v");
+        let none =
+            Vault::open(&path, &mut PassphraseUnlocker::new(Passphrase::from("pw"))).unwrap_err();
+        assert!(matches!(
+            none,
+            VaultError::Unlock(UnlockError::NoCredentials { .. })
+        ));
+    }
+
+    #[test]
+    fn kdf_limits_are_checked_before_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.cvault");
+        let pw = Passphrase::from("pw");
+        Vault::create(
+            &path,
+            NewSlot::Passphrase(&pw, KdfParams::new(16 * 1024, 2, 1).unwrap()),
+        )
+        .unwrap();
+        let options = OpenOptions {
+            kdf_limits: KdfLimits {
+                max_memory_kib: 8192,
+                max_iterations: 16,
+                max_parallelism: 16,
+            },
+            ..OpenOptions::default()
+        };
+        let err = Vault::open_with(
+            &path,
+            &mut PassphraseUnlocker::new(Passphrase::from("pw")),
+            options,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, VaultError::Unlock(UnlockError::ExcessiveWork(_))),
+            "{err}"
+        );
+    }
+}

@@ -161,7 +161,7 @@ pub struct ParsedFile<'a> {
     pub prefix: Prefix,
     /// The parsed header.
     pub header: Header,
-    /// Prefix and header bytes: the associated data of the body (FORMAT.md §4.3).
+    /// Prefix and header bytes: the associated data of the body (FORMAT.md §5).
     pub aad: &'a [u8],
     /// The body ciphertext, tag included.
     pub body_ciphertext: &'a [u8],

@@ -1,0 +1,29 @@
+//! The vectors, one module per group. Names start with the group.
+
+mod auth;
+mod body;
+mod cbor;
+mod framing;
+mod kdf;
+mod schema;
+mod truncation;
+mod valid;
+
+use crate::Case;
+
+/// Every case of every group.
+pub fn all() -> Vec<Case> {
+    [
+        framing::cases(),
+        truncation::cases(),
+        cbor::cases(),
+        schema::cases(),
+        kdf::cases(),
+        auth::cases(),
+        body::cases(),
+        valid::cases(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}

@@ -5,9 +5,18 @@
 //! key slots (passphrase, OS keychain, recovery code). The normative format
 //! description is `spec/FORMAT.md`.
 //!
-//! Layers, bottom up: [`format`] (pure parsing and encoding), [`crypto`]
-//! (AEAD, KDFs, secret types), [`slots`] (unlock methods), [`store`] (the
-//! only file-system code: lock, atomic replace) and [`Vault`] (the engine).
+//! Layers, bottom up: [`format`](mod@format) (pure parsing and encoding),
+//! [`crypto`] (AEAD, KDFs, secret types), [`slots`] (unlock methods),
+//! [`store`] (the only file-system code: lock, atomic replace) and
+//! [`Vault`] (the engine).
+//!
+//! Cargo features, both on by default:
+//!
+//! - `keychain`: the OS keychain behind keychain slots (`slots::keychain`:
+//!   Secret Service on Linux, Keychain on macOS, Credential Manager on
+//!   Windows), `Vault::create_with_keychain` and friends.
+//! - `session` (Linux only): a timed cache of unlocked data keys in the
+//!   kernel keyring (`session`).
 //!
 //! ```
 //! use credvault::{KdfParams, KeyName, NewSlot, Passphrase, PassphraseUnlocker, SecretValue, Vault};
@@ -36,14 +45,20 @@
 
 pub mod crypto;
 pub mod format;
+#[cfg(all(feature = "session", target_os = "linux"))]
+pub mod session;
 pub mod slots;
 pub mod store;
 mod vault;
 
 pub use crypto::{ExcessiveWork, KdfLimits, Passphrase, SecretKey, SecretValue};
 pub use format::{FormatError, KdfParams, KeyName, Kind, Metadata, NameError};
+#[cfg(feature = "keychain")]
+pub use slots::keychain::{Keychain, KeychainError, KeychainUnlocker};
 pub use slots::{PassphraseUnlocker, RecoveryKey, Unlocker};
 pub use store::StoreError;
+#[cfg(feature = "keychain")]
+pub use vault::KeychainCleanup;
 pub use vault::{
     seal_file, seal_value, unlock, value_key, Committed, NewSlot, OpenOptions, SetOptions,
     Transaction, UnlockError, Vault, VaultError,

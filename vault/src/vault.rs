@@ -12,6 +12,9 @@ use crate::format::{SealedValue, Slot, SlotKind};
 use crate::slots::{self, RecoveryKey, Unlocker};
 use crate::store::{self, StoreError, VaultLock};
 
+#[cfg(feature = "keychain")]
+use crate::slots::keychain::{self, Keychain, KeychainError};
+
 /// HKDF info of the body key (FORMAT.md §4.7).
 const BODY_INFO: &[u8] = b"credvault/v1/body";
 /// HKDF info of the value key (FORMAT.md §4.7).
@@ -24,11 +27,17 @@ const VALUE_AAD_PREFIX: &[u8] = b"credvault/v1/value\0";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum UnlockError {
-    /// No credential was available for any slot of the vault.
-    #[error("no credential available to unlock the vault (slots: {slots})")]
+    /// No credential was available for any slot of the vault (and the
+    /// keychain, if the vault has keychain slots, did not open one).
+    #[error(
+        "no credential available to unlock the vault (slots: {slots}){}",
+        keychain.as_deref().map(|k| format!("; keychain: {k}")).unwrap_or_default()
+    )]
     NoCredentials {
         /// The slot types present, e.g. "passphrase, recovery".
         slots: String,
+        /// Why the keychain slots did not open the vault, when it has any.
+        keychain: Option<String>,
     },
     /// Credentials were tried and none opened a slot: a wrong passphrase or
     /// recovery code, or a tampered slot.
@@ -86,6 +95,10 @@ pub enum VaultError {
     /// The header cannot hold another slot.
     #[error("the vault already has the maximum of {0} key slots")]
     TooManySlots(usize),
+    /// The OS keychain failed while adding a keychain slot.
+    #[cfg(feature = "keychain")]
+    #[error("keychain: {0}")]
+    Keychain(#[from] KeychainError),
 }
 
 /// Options for opening a vault.
@@ -268,6 +281,60 @@ impl Vault {
         first: NewSlot<'_>,
         options: OpenOptions,
     ) -> Result<Vault, VaultError> {
+        Self::create_inner(path, options, |vault_id, dek| {
+            Ok(build_slot(1, vault_id, dek, first))
+        })
+    }
+
+    /// Creates a new vault at `path` whose first slot (id 1) is a keychain
+    /// slot: a fresh random key-encryption key is stored in `keychain`
+    /// (service [`keychain::SERVICE`], account
+    /// [`keychain::account_name`]`(vault id, 1)`) before the file is
+    /// written, and deleted again if writing the file fails. Fails like
+    /// [`Vault::create`], or with [`VaultError::Keychain`] when the item
+    /// cannot be stored (then no file is written).
+    ///
+    /// A keychain does not travel with the file: add a passphrase or
+    /// recovery slot before relying on backups.
+    #[cfg(feature = "keychain")]
+    pub fn create_with_keychain(
+        path: &Path,
+        keychain: &Keychain,
+        options: OpenOptions,
+    ) -> Result<Vault, VaultError> {
+        let mut stored: Option<String> = None;
+        let created = Self::create_inner(path, options, |vault_id, dek| {
+            let account = keychain::account_name(vault_id, 1);
+            let kek = SecretKey::random();
+            keychain.store_kek(keychain::SERVICE, &account, &kek)?;
+            let slot = build_slot(
+                1,
+                vault_id,
+                dek,
+                NewSlot::Keychain {
+                    service: keychain::SERVICE,
+                    account: &account,
+                    kek: &kek,
+                },
+            );
+            stored = Some(account);
+            Ok(slot)
+        });
+        if let (Err(_), Some(account)) = (&created, stored) {
+            // Best effort: the vault was never written, so the item is
+            // garbage; the save error is what the caller needs to see.
+            let _ = keychain.delete(keychain::SERVICE, &account);
+        }
+        created
+    }
+
+    /// Creates the file under the lock; `first` builds slot 1 from the new
+    /// vault id and data key.
+    fn create_inner(
+        path: &Path,
+        options: OpenOptions,
+        first: impl FnOnce(&[u8; 16], &SecretKey) -> Result<Slot, VaultError>,
+    ) -> Result<Vault, VaultError> {
         store::ensure_dir(path)?;
         let _lock = VaultLock::acquire(path, options.lock_timeout)?;
         if store::exists(path)? {
@@ -275,7 +342,7 @@ impl Vault {
         }
         let vault_id = crypto::random_array::<16>();
         let keys = Keys::derive(SecretKey::random(), &vault_id);
-        let slot = build_slot(1, &vault_id, &keys.dek, first);
+        let slot = first(&vault_id, &keys.dek)?;
         let mut header = Header {
             vault_id,
             save_counter: 1,
@@ -467,23 +534,79 @@ impl Vault {
     /// Adds a key slot wrapping the same data key; returns its id.
     pub fn add_slot(&mut self, slot: NewSlot<'_>) -> Result<u32, VaultError> {
         self.save_with(|vault_id, header, _body, dek| {
-            if header.slots.len() >= limits::MAX_SLOTS {
-                return Err(VaultError::TooManySlots(limits::MAX_SLOTS));
-            }
-            let id = header
-                .slots
-                .iter()
-                .map(|s| s.id)
-                .max()
-                .unwrap_or(0)
-                .saturating_add(1);
+            let id = next_slot_id(header)?;
             header.slots.push(build_slot(id, vault_id, dek, slot));
             Ok((id, true))
         })
     }
 
+    /// Adds a keychain slot; returns its id. A fresh random key-encryption
+    /// key is stored in `keychain` (service [`keychain::SERVICE`], account
+    /// [`keychain::account_name`]`(vault id, slot id)`) first, under the
+    /// vault's lock, then the header is saved; if the save fails the item
+    /// is deleted again. Nothing is saved when the item cannot be stored
+    /// ([`VaultError::Keychain`]).
+    #[cfg(feature = "keychain")]
+    pub fn add_keychain_slot(&mut self, keychain: &Keychain) -> Result<u32, VaultError> {
+        let mut stored: Option<String> = None;
+        let added = self.save_with(|vault_id, header, _body, dek| {
+            let id = next_slot_id(header)?;
+            let account = keychain::account_name(vault_id, id);
+            let kek = SecretKey::random();
+            keychain.store_kek(keychain::SERVICE, &account, &kek)?;
+            stored = Some(account.clone());
+            let slot = NewSlot::Keychain {
+                service: keychain::SERVICE,
+                account: &account,
+                kek: &kek,
+            };
+            header.slots.push(build_slot(id, vault_id, dek, slot));
+            Ok((id, true))
+        });
+        if let (Err(_), Some(account)) = (&added, stored) {
+            // Best effort, as in `create_with_keychain`.
+            let _ = keychain.delete(keychain::SERVICE, &account);
+        }
+        added
+    }
+
     /// Removes slot `id`. Refuses to remove the last slot of a known type.
+    /// The OS keychain is not touched: for a keychain slot, see
+    /// `Vault::remove_slot_with_keychain` (feature `keychain`).
     pub fn remove_slot(&mut self, id: u32) -> Result<(), VaultError> {
+        self.remove_slot_inner(id).map(|_| ())
+    }
+
+    /// Removes slot `id` like [`Vault::remove_slot`] and then, if it was a
+    /// keychain slot, deletes its item from `keychain`. The item is deleted
+    /// only after the save succeeded; a failure to delete it does not undo
+    /// the save and is reported in the returned [`KeychainCleanup`].
+    #[cfg(feature = "keychain")]
+    pub fn remove_slot_with_keychain(
+        &mut self,
+        id: u32,
+        keychain: &Keychain,
+    ) -> Result<KeychainCleanup, VaultError> {
+        let removed = self.remove_slot_inner(id)?;
+        let SlotKind::Keychain(k) = &removed.kind else {
+            return Ok(KeychainCleanup::NotKeychain);
+        };
+        // Only ever delete the item credvault wrote for this very slot: a
+        // crafted file must not make us delete another program's item or
+        // another vault's.
+        let ours = keychain::account_name(&self.header.vault_id, removed.id);
+        if k.service != keychain::SERVICE || k.account != ours {
+            return Ok(KeychainCleanup::NotOurs);
+        }
+        Ok(match keychain.delete(&k.service, &k.account) {
+            Ok(true) => KeychainCleanup::Deleted,
+            Ok(false) => KeychainCleanup::AlreadyGone,
+            Err(e) => KeychainCleanup::Failed(e),
+        })
+    }
+
+    /// Removes slot `id` and saves; returns the removed slot.
+    fn remove_slot_inner(&mut self, id: u32) -> Result<Slot, VaultError> {
         self.save_with(|_, header, _body, _dek| {
             let at = header
                 .slots
@@ -498,8 +621,7 @@ impl Vault {
             if known_left == 0 {
                 return Err(VaultError::LastSlot);
             }
-            header.slots.remove(at);
-            Ok(((), true))
+            Ok((header.slots.remove(at), true))
         })
     }
 
@@ -658,7 +780,40 @@ impl Transaction<'_> {
     }
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>, VaultError> {
+/// What [`Vault::remove_slot_with_keychain`] did with the keychain item of
+/// the removed slot. The slot is removed and saved in every case.
+#[cfg(feature = "keychain")]
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum KeychainCleanup {
+    /// The removed slot was not a keychain slot; the keychain was not used.
+    NotKeychain,
+    /// The item was deleted.
+    Deleted,
+    /// There was no item to delete.
+    AlreadyGone,
+    /// The slot names an item credvault does not write for it (another
+    /// service, or another vault's or slot's account); it was left alone.
+    NotOurs,
+    /// The item could not be deleted (it stays in the keychain, useless).
+    Failed(KeychainError),
+}
+
+/// The id of a new slot: one above the highest present.
+fn next_slot_id(header: &Header) -> Result<u32, VaultError> {
+    if header.slots.len() >= limits::MAX_SLOTS {
+        return Err(VaultError::TooManySlots(limits::MAX_SLOTS));
+    }
+    Ok(header
+        .slots
+        .iter()
+        .map(|s| s.id)
+        .max()
+        .unwrap_or(0)
+        .saturating_add(1))
+}
+
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, VaultError> {
     store::read(path, limits::MAX_FILE_LEN)?.map_err(|found| {
         FormatError::TooLarge {
             what: "file size",
@@ -782,6 +937,7 @@ pub fn unlock(
     types.dedup();
     Err(UnlockError::NoCredentials {
         slots: types.join(", "),
+        keychain: keychain_err,
     })
 }
 

@@ -1,6 +1,8 @@
 //! Argon2id with ceilings checked before any work (FORMAT.md §4.2, §6.2).
 
-use crate::format::KdfParams;
+use std::time::{Duration, Instant};
+
+use crate::format::{limits, KdfParams};
 
 use super::secret::{Passphrase, SecretKey};
 
@@ -96,6 +98,95 @@ pub fn argon2id(passphrase: &Passphrase, salt: &[u8], params: &KdfParams) -> Sec
     key
 }
 
+/// Chooses Argon2id parameters that take roughly `target` on this machine,
+/// never below the OWASP floor (19 MiB, t=2, p=1) and never above
+/// `max_memory_kib` (unless that is below the floor) or the default
+/// [`KdfLimits`]. Returns the parameters and the measured time of one
+/// derivation with them.
+///
+/// Parallelism is fixed at 1 (the `argon2` crate runs lanes sequentially
+/// without its `parallel` feature, so more lanes buy nothing here). Memory
+/// is raised first, from 64 MiB, up to `max_memory_kib`; then passes. Each
+/// step is measured, so the call itself costs a few times `target`.
+pub fn calibrate(target: Duration, max_memory_kib: u32) -> (KdfParams, Duration) {
+    const MIB: u32 = 1024;
+    let floor_kib = limits::OWASP_FLOOR.0;
+    let floor_t = limits::OWASP_FLOOR.1;
+    let max_t = KdfLimits::default().max_iterations;
+    // Whole MiB, at least the floor, at most the format and reader limits.
+    let max_kib = (max_memory_kib / MIB * MIB)
+        .min(KdfLimits::default().max_memory_kib)
+        .max(floor_kib);
+    let upper = target.mul_f64(4.0 / 3.0);
+    let clamp_kib = |kib: u64| -> u32 {
+        let kib = u32::try_from(kib).unwrap_or(u32::MAX);
+        (kib / MIB * MIB).clamp(floor_kib, max_kib)
+    };
+    let scale = |value: u64, by: Duration, of: Duration| -> u64 {
+        let ratio = by.as_secs_f64() / of.as_secs_f64().max(1e-6);
+        (value as f64 * ratio) as u64
+    };
+
+    let mut m = (64 * MIB).clamp(floor_kib, max_kib);
+    let mut t = floor_t;
+    let mut took = measure(m, t);
+
+    if took > upper {
+        // A slow machine: shrink memory toward the target, not below the floor.
+        let next = clamp_kib(scale(m.into(), target, took));
+        if next != m {
+            m = next;
+            took = measure(m, t);
+        }
+    } else {
+        // Memory first: double while the doubled cost stays within bounds,
+        // then close the remaining gap proportionally.
+        while took < target && m < max_kib {
+            let next = if took.saturating_mul(2) <= upper {
+                clamp_kib(u64::from(m) * 2)
+            } else {
+                clamp_kib(scale(m.into(), target, took))
+            };
+            if next <= m {
+                break;
+            }
+            m = next;
+            took = measure(m, t);
+        }
+        // Then passes, when memory is at its cap and time is still short.
+        let lower = target.mul_f64(2.0 / 3.0);
+        if took < lower && t < max_t {
+            let wanted = scale(t.into(), target, took).clamp(t.into(), max_t.into());
+            // `wanted` is within t..=max_t, both u32.
+            let next = u32::try_from(wanted).unwrap_or(max_t);
+            if next > t {
+                t = next;
+                took = measure(m, t);
+            }
+        }
+    }
+    (params(m, t), took)
+}
+
+fn params(memory_kib: u32, iterations: u32) -> KdfParams {
+    // calibrate keeps memory within floor..=1 GiB and passes within 2..=16,
+    // inside the format's ranges.
+    #[allow(clippy::expect_used)]
+    KdfParams::new(memory_kib, iterations, 1).expect("calibrated parameters are in range")
+}
+
+/// Times one derivation with throwaway inputs.
+fn measure(memory_kib: u32, iterations: u32) -> Duration {
+    let p = params(memory_kib, iterations);
+    let pw = Passphrase::from("credvault calibration");
+    let salt = [0x5a; 32];
+    let start = Instant::now();
+    let key = argon2id(&pw, &salt, &p);
+    let took = start.elapsed();
+    drop(key);
+    took
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +211,16 @@ mod tests {
         let c = argon2id(&pw, &[2; 16], &p);
         assert_eq!(a.expose(), b.expose());
         assert_ne!(a.expose(), c.expose());
+    }
+
+    #[test]
+    fn calibrate_respects_floor_and_cap() {
+        // A tiny target and cap: the floor wins and the call stays fast.
+        let (p, took) = calibrate(Duration::from_millis(1), 8 * 1024);
+        assert_eq!(p.memory_kib(), limits::OWASP_FLOOR.0);
+        assert_eq!(p.iterations(), limits::OWASP_FLOOR.1);
+        assert_eq!(p.parallelism(), 1);
+        assert!(!p.is_weak());
+        assert!(took > Duration::ZERO);
     }
 }

@@ -90,6 +90,22 @@ pub fn hkdf(ikm: &[u8], salt: &[u8], info: &[u8]) -> SecretKey {
     key
 }
 
+/// Lowercase hexadecimal text of `bytes` (keychain account names and items,
+/// session cache descriptions).
+#[cfg_attr(
+    not(any(feature = "keychain", all(feature = "session", target_os = "linux"))),
+    allow(dead_code)
+)]
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

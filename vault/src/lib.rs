@@ -60,6 +60,6 @@ pub use store::StoreError;
 #[cfg(feature = "keychain")]
 pub use vault::KeychainCleanup;
 pub use vault::{
-    seal_file, seal_value, unlock, value_key, Committed, NewSlot, OpenOptions, SetOptions,
-    Transaction, UnlockError, Vault, VaultError,
+    keychain_account, seal_file, seal_value, unlock, value_key, Committed, NewSlot, OpenOptions,
+    SetOptions, Transaction, UnlockError, Vault, VaultError, KEYCHAIN_SERVICE,
 };

@@ -66,11 +66,11 @@ pub enum VaultError {
     Unlock(#[from] UnlockError),
     /// A slot opened but the body failed authentication: the file was
     /// tampered with or damaged.
-    #[error("vault is tampered or damaged: the body failed authentication")]
+    #[error("vault is tampered or damaged: authentication failed")]
     Tampered,
     /// The file on disk was replaced by another vault or re-keyed since it
     /// was opened; reopen it.
-    #[error("the vault file was replaced or re-keyed by another process; open it again")]
+    #[error("the vault file changed underneath: replaced, re-keyed by another process, or tampered with; open it again")]
     KeyChanged,
     /// File-system failure.
     #[error(transparent)]
@@ -282,7 +282,7 @@ impl Vault {
         options: OpenOptions,
     ) -> Result<Vault, VaultError> {
         Self::create_inner(path, options, |vault_id, dek| {
-            Ok(build_slot(1, vault_id, dek, first))
+            build_slot(1, vault_id, dek, first)
         })
     }
 
@@ -316,7 +316,7 @@ impl Vault {
                     account: &account,
                     kek: &kek,
                 },
-            );
+            )?;
             stored = Some(account);
             Ok(slot)
         });
@@ -352,7 +352,7 @@ impl Vault {
         };
         let body = Body::default();
         let bytes = seal_file(&mut header, format::MINOR_VERSION, &body, &keys.dek);
-        store::replace(path, &bytes)?;
+        store::create_new(path, &bytes)?;
         Ok(Vault {
             path: path.to_owned(),
             minor: format::MINOR_VERSION,
@@ -535,7 +535,7 @@ impl Vault {
     pub fn add_slot(&mut self, slot: NewSlot<'_>) -> Result<u32, VaultError> {
         self.save_with(|vault_id, header, _body, dek| {
             let id = next_slot_id(header)?;
-            header.slots.push(build_slot(id, vault_id, dek, slot));
+            header.slots.push(build_slot(id, vault_id, dek, slot)?);
             Ok((id, true))
         })
     }
@@ -560,7 +560,7 @@ impl Vault {
                 account: &account,
                 kek: &kek,
             };
-            header.slots.push(build_slot(id, vault_id, dek, slot));
+            header.slots.push(build_slot(id, vault_id, dek, slot)?);
             Ok((id, true))
         });
         if let (Err(_), Some(account)) = (&added, stored) {
@@ -648,6 +648,15 @@ impl Vault {
             #[allow(clippy::unnecessary_min_or_max)]
             let minor = minor.max(format::MINOR_VERSION);
             let bytes = seal_file(&mut header, minor, &body, &self.keys.dek);
+            // A writer never produces a file no reader accepts (FORMAT.md §6.1).
+            if header.body_len > limits::MAX_BODY_LEN + format::TAG_LEN as u64 {
+                return Err(FormatError::TooLarge {
+                    what: "body length",
+                    found: header.body_len - format::TAG_LEN as u64,
+                    max: limits::MAX_BODY_LEN,
+                }
+                .into());
+            }
             store::replace(&self.path, &bytes)?;
             self.minor = minor;
         }
@@ -804,13 +813,14 @@ fn next_slot_id(header: &Header) -> Result<u32, VaultError> {
     if header.slots.len() >= limits::MAX_SLOTS {
         return Err(VaultError::TooManySlots(limits::MAX_SLOTS));
     }
-    Ok(header
+    header
         .slots
         .iter()
         .map(|s| s.id)
         .max()
         .unwrap_or(0)
-        .saturating_add(1))
+        .checked_add(1)
+        .ok_or(VaultError::TooManySlots(limits::MAX_SLOTS))
 }
 
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, VaultError> {
@@ -824,8 +834,32 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, VaultError> {
     })
 }
 
-fn build_slot(id: u32, vault_id: &[u8; 16], dek: &SecretKey, new: NewSlot<'_>) -> Slot {
-    match new {
+/// Keychain service of every keychain slot this crate writes (FORMAT.md §4.3).
+pub const KEYCHAIN_SERVICE: &str = "credvault";
+
+/// Keychain account of slot `slot_id` of vault `vault_id`:
+/// `<vault-id as 32 lowercase hex>/<slot id in decimal>` (FORMAT.md §4.3).
+pub fn keychain_account(vault_id: &[u8; 16], slot_id: u32) -> String {
+    format!("{}/{slot_id}", crypto::hex_lower(vault_id))
+}
+
+fn build_slot(
+    id: u32,
+    vault_id: &[u8; 16],
+    dek: &SecretKey,
+    new: NewSlot<'_>,
+) -> Result<Slot, VaultError> {
+    if let NewSlot::Keychain {
+        service, account, ..
+    } = &new
+    {
+        for name in [service, account] {
+            if !format::header::is_valid_keychain_name(name) {
+                return Err(FormatError::Malformed("keychain slot name").into());
+            }
+        }
+    }
+    Ok(match new {
         NewSlot::Passphrase(pw, kdf) => slots::passphrase::new_slot(id, vault_id, dek, pw, kdf),
         NewSlot::Recovery(key) => slots::recovery::new_slot(id, vault_id, dek, key),
         NewSlot::Keychain {
@@ -847,7 +881,7 @@ fn build_slot(id: u32, vault_id: &[u8; 16], dek: &SecretKey, new: NewSlot<'_>) -
             slots::wrap_into(&mut slot, vault_id, kek, dek, crypto::random_array());
             slot
         }
-    }
+    })
 }
 
 /// Tries the slots in the order of FORMAT.md §4.6: keychain, recovery,
@@ -865,6 +899,12 @@ pub fn unlock(
 
     for slot in &header.slots {
         if let SlotKind::Keychain(k) = &slot.kind {
+            // Only credvault's own items are looked up: a hostile file must
+            // not make us read another program's item (FORMAT.md §4.3).
+            if k.service != KEYCHAIN_SERVICE {
+                keychain_err = Some("refusing to read another program's keychain item".to_owned());
+                continue;
+            }
             match unlocker.keychain_key(&k.service, &k.account) {
                 Ok(kek) => {
                     tried = true;
@@ -893,16 +933,23 @@ pub fn unlock(
             }
         }
     }
+    for slot in &header.slots {
+        if let SlotKind::Passphrase(p) = &slot.kind {
+            if let Err(e) = kdf_limits.check(&p.kdf) {
+                excessive = Some(e);
+            }
+        }
+    }
+    // Ask for a passphrase only when some passphrase slot is within limits.
     if header
         .slots
         .iter()
-        .any(|s| matches!(s.kind, SlotKind::Passphrase(_)))
+        .any(|s| matches!(&s.kind, SlotKind::Passphrase(p) if kdf_limits.check(&p.kdf).is_ok()))
     {
         if let Some(pw) = unlocker.passphrase() {
             for slot in &header.slots {
                 if let SlotKind::Passphrase(p) = &slot.kind {
-                    if let Err(e) = kdf_limits.check(&p.kdf) {
-                        excessive = Some(e);
+                    if kdf_limits.check(&p.kdf).is_err() {
                         continue;
                     }
                     tried = true;
@@ -934,6 +981,7 @@ pub fn unlock(
         return Err(UnlockError::Keychain(e.clone()));
     }
     let mut types: Vec<&str> = header.slots.iter().map(Slot::type_name).collect();
+    types.sort_unstable();
     types.dedup();
     Err(UnlockError::NoCredentials {
         slots: types.join(", "),

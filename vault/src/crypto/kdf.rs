@@ -59,7 +59,7 @@ impl KdfLimits {
             || params.parallelism() > self.max_parallelism
         {
             return Err(ExcessiveWork {
-                asked_memory_mib: params.memory_kib() / 1024,
+                asked_memory_mib: params.memory_kib().div_ceil(1024),
                 asked_iterations: params.iterations(),
                 asked_parallelism: params.parallelism(),
                 max_memory_mib: self.max_memory_kib / 1024,

@@ -92,10 +92,6 @@ pub fn hkdf(ikm: &[u8], salt: &[u8], info: &[u8]) -> SecretKey {
 
 /// Lowercase hexadecimal text of `bytes` (keychain account names and items,
 /// session cache descriptions).
-#[cfg_attr(
-    not(any(feature = "keychain", all(feature = "session", target_os = "linux"))),
-    allow(dead_code)
-)]
 pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);

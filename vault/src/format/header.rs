@@ -328,11 +328,17 @@ fn take_wrap(f: &mut Fields) -> Result<Wrap, FormatError> {
 
 fn keychain_name(v: Value) -> Result<String, FormatError> {
     let s = into_text(v, "keychain slot name")?;
-    let (min, max) = limits::KEYCHAIN_NAME_LEN;
-    if s.len() < min || s.len() > max || s.chars().any(char::is_control) {
+    if !is_valid_keychain_name(&s) {
         return Err(FormatError::Malformed("keychain slot name"));
     }
     Ok(s)
+}
+
+/// Whether `name` is a valid keychain service or account name: 1–256 bytes,
+/// no control characters (FORMAT.md §4.3).
+pub fn is_valid_keychain_name(name: &str) -> bool {
+    let (min, max) = limits::KEYCHAIN_NAME_LEN;
+    name.len() >= min && name.len() <= max && !name.chars().any(char::is_control)
 }
 
 impl Header {

@@ -47,9 +47,7 @@ pub enum FormatError {
     #[error("not a credvault vault (bad magic)")]
     NotAVault,
     /// A major version this reader does not know (FORMAT.md §2.2).
-    #[error(
-        "vault format {major}.{minor} was made by a newer credvault; this one reads format 1.x"
-    )]
+    #[error("{}", version_message(*major, *minor))]
     UnsupportedVersion {
         /// Major version found in the file.
         major: u8,
@@ -90,6 +88,16 @@ pub enum FormatError {
         /// Largest allowed value.
         max: u64,
     },
+}
+
+fn version_message(major: u8, minor: u8) -> String {
+    if major > MAJOR_VERSION {
+        format!(
+            "vault format {major}.{minor} was made by a newer credvault; this one reads format 1.x"
+        )
+    } else {
+        format!("vault format {major}.{minor} is not a format this credvault reads (it reads 1.x)")
+    }
 }
 
 /// The fixed prefix and the framing of a file, checked against its length

@@ -51,7 +51,7 @@ use crate::crypto::{self, hex_lower, Passphrase, SecretKey};
 use crate::slots::RecoveryKey;
 
 /// The keychain service of every item credvault writes.
-pub const SERVICE: &str = "credvault";
+pub const SERVICE: &str = crate::vault::KEYCHAIN_SERVICE;
 
 /// How long a keychain call may take before it is given up.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -59,10 +59,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The keychain account of keychain slot `slot_id` of vault `vault_id`:
 /// `"<vault id as 32 lowercase hex digits>/<slot id in decimal>"`.
 pub fn account_name(vault_id: &[u8; 16], slot_id: u32) -> String {
-    let mut out = hex_lower(vault_id);
-    out.push('/');
-    out.push_str(&slot_id.to_string());
-    out
+    crate::vault::keychain_account(vault_id, slot_id)
 }
 
 /// Why a keychain operation failed. Messages are one line and never

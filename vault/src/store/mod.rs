@@ -163,6 +163,33 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     sync_dir(path)
 }
 
+/// Creates `path` with `bytes` durably, failing with
+/// [`StoreError::AlreadyExists`] if anything is there, even a file created
+/// by a process that ignores the lock: the temp file is hard-linked into
+/// place (`link` never replaces), then removed. The caller holds the
+/// [`VaultLock`] and has checked that `path` does not exist.
+pub fn create_new(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = sibling(
+        path,
+        ".",
+        &format!(".tmp.{}.{:08x}", std::process::id(), rand_suffix()),
+    );
+    let result = write_synced(&tmp, bytes).and_then(|()| {
+        match fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(StoreError::AlreadyExists(path.to_owned()))
+            }
+            // File systems without hard links (FAT, some network mounts):
+            // the caller checked under the lock that nothing is there.
+            Err(_) => fs::rename(&tmp, path).map_err(|e| StoreError::io("rename", path, e)),
+        }
+    });
+    let _ = fs::remove_file(&tmp);
+    result?;
+    sync_dir(path)
+}
+
 fn write_synced(tmp: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let mut file = create_options(true)
         .write(true)
@@ -202,7 +229,18 @@ fn remove_stale_temps(path: &Path) {
         return;
     };
     for entry in dir.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        // Exactly `.<name>.tmp.<pid>.<8 hex>`, so another vault's temps
+        // (say of `<name>.tmp.x`) are never taken for ours.
+        let is_ours = file_name.strip_prefix(&prefix).is_some_and(|rest| {
+            rest.split_once('.').is_some_and(|(pid, hex)| {
+                !pid.is_empty()
+                    && pid.bytes().all(|b| b.is_ascii_digit())
+                    && hex.len() == 8
+                    && hex.bytes().all(|b| b.is_ascii_hexdigit())
+            })
+        });
+        if is_ours {
             let _ = fs::remove_file(entry.path());
         }
     }

@@ -1,1 +1,148 @@
-fn main() {}
+//! `credvault`: the command-line contract of DESIGN.md §3 over the
+//! `credvault` library. This file only parses, hardens the process, runs
+//! the command and maps its outcome to an exit code; the commands live in
+//! `commands/`.
+
+#![forbid(unsafe_code)]
+
+mod cli;
+mod commands;
+mod exit;
+mod harden;
+mod output;
+mod passphrase;
+mod unlock;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::error::ErrorKind;
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::commands::Failure;
+use crate::exit::{CliError, Exit};
+use crate::output::Format;
+
+fn main() -> ExitCode {
+    harden::apply();
+    // A panic is a bug: report it in one line without its payload (which
+    // could quote data) and exit with a documented code, never 101.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        output::note(&format!(
+            "error: internal error{at}; please report this bug"
+        ));
+    }));
+    let exit = std::panic::catch_unwind(run).unwrap_or(Exit::FileSystem);
+    ExitCode::from(exit.code())
+}
+
+fn run() -> Exit {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e, &args),
+    };
+    let format = if cli.global.json {
+        Format::Json
+    } else {
+        Format::Text
+    };
+    let context = unlock::Context::new(&cli.global);
+    match commands::run(&cli.command, &context, format) {
+        Ok(exit) => exit,
+        Err(Failure::Closed(_)) => Exit::Ok,
+        Err(Failure::Error(e)) => {
+            output::report(&e, format);
+            e.exit()
+        }
+    }
+}
+
+/// Help and version exit 0; every other clap error is reported in one line
+/// and exits 2.
+fn usage_error(e: clap::Error, args: &[OsString]) -> Exit {
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            Exit::Ok
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            Exit::Usage
+        }
+        kind => {
+            let before_dashdash = || args.iter().skip(1).take_while(|a| *a != "--");
+            let json = before_dashdash().any(|a| a == "--json");
+            let is_set = before_dashdash().any(|a| a == "set" || a == "store");
+            let (message, usage) = one_line(&e.render().to_string());
+            let message = if is_set && kind == ErrorKind::UnknownArgument {
+                // It may be a value typed on the command line: do not echo it.
+                "unexpected argument to set (not shown); the value is read from stdin or a hidden prompt, never from the command line".to_owned()
+            } else {
+                message
+            };
+            let hint = match usage {
+                Some(usage) => format!("usage: {usage}; see credvault --help"),
+                None => "see credvault --help".to_owned(),
+            };
+            let err = CliError::usage(message).with_hint(hint);
+            output::report(&err, if json { Format::Json } else { Format::Text });
+            Exit::Usage
+        }
+    }
+}
+
+/// Folds clap's multi-line error into one message and its usage line.
+fn one_line(rendered: &str) -> (String, Option<String>) {
+    let mut message = String::new();
+    let mut usage = None;
+    for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(u) = line.strip_prefix("Usage:") {
+            usage = Some(u.trim().to_owned());
+            break;
+        }
+        if line.starts_with("For more information") {
+            break;
+        }
+        let line = line.strip_prefix("error:").map_or(line, str::trim);
+        if !message.is_empty() {
+            message.push_str(if line.starts_with("tip:") { "; " } else { " " });
+        }
+        message.push_str(line);
+    }
+    (message, usage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_errors_fold_into_one_line() {
+        let rendered = "error: the following required arguments were not provided:\n  <KEY>\n\nUsage: credvault get <KEY>\n\nFor more information, try '--help'.\n";
+        let (message, usage) = one_line(rendered);
+        assert_eq!(
+            message,
+            "the following required arguments were not provided: <KEY>"
+        );
+        assert_eq!(usage.as_deref(), Some("credvault get <KEY>"));
+        let (message, _) = one_line("error: unexpected argument '--x' found\n\n  tip: to pass '--x' as a value, use '-- --x'\n\nUsage: credvault ls\n");
+        let (invalid, usage) = one_line(
+            "error: invalid value '4' for '--n <N>': 4 is not in 8..=9\n\nFor more information, try '--help'.\n",
+        );
+        assert_eq!(
+            invalid,
+            "invalid value '4' for '--n <N>': 4 is not in 8..=9"
+        );
+        assert_eq!(usage, None);
+        assert_eq!(
+            message,
+            "unexpected argument '--x' found; tip: to pass '--x' as a value, use '-- --x'"
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! The sandbox every test runs in: a temporary directory holding HOME,
+//! XDG_DATA_HOME and the vault, and a `credvault` command whose
+//! environment is cleared down to those plus `CREDVAULT_PASSPHRASE`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use tempfile::TempDir;
+
+/// The passphrase of every sandbox vault.
+pub const PASS: &str = "correct horse battery staple";
+
+/// Weak Argon2id parameters that keep the tests fast (8 MiB, t=1, p=1).
+pub const WEAK: [&str; 6] = [
+    "--kdf-memory-mib",
+    "8",
+    "--kdf-iterations",
+    "1",
+    "--kdf-parallelism",
+    "1",
+];
+
+/// A private home, data dir and vault path.
+pub struct Sandbox {
+    dir: TempDir,
+    /// The vault path given through CREDVAULT_VAULT.
+    pub vault: PathBuf,
+}
+
+/// The result of one run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (panics on death by signal).
+    pub code: i32,
+    /// Raw stdout.
+    pub stdout: Vec<u8>,
+    /// Stderr as text.
+    pub stderr: String,
+}
+
+impl Sandbox {
+    /// A fresh sandbox; the vault does not exist yet.
+    pub fn new() -> Sandbox {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let vault = dir.path().join("vaults").join("test.cvault");
+        Sandbox { dir, vault }
+    }
+
+    /// The sandbox directory (also HOME).
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `credvault ARGS` with a clean environment: HOME and XDG_DATA_HOME
+    /// inside the sandbox, CREDVAULT_VAULT and CREDVAULT_PASSPHRASE set,
+    /// stdin null.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_credvault"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.root())
+            .env("XDG_DATA_HOME", self.root().join("data"))
+            .env("CREDVAULT_VAULT", &self.vault)
+            .env("CREDVAULT_PASSPHRASE", PASS)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Runs `credvault ARGS` with stdin null.
+    pub fn run(&self, args: &[&str]) -> Run {
+        run_command(self.command(args), None)
+    }
+
+    /// Runs `credvault ARGS` with `stdin` piped in.
+    pub fn run_stdin(&self, args: &[&str], stdin: &[u8]) -> Run {
+        run_command(self.command(args), Some(stdin))
+    }
+
+    /// `init` with weak parameters; must succeed.
+    pub fn init(&self) {
+        let mut args = vec!["init"];
+        args.extend(WEAK);
+        self.run(&args).ok();
+    }
+
+    /// `set KEY` with `value` on stdin; must succeed.
+    pub fn set(&self, key: &str, value: &[u8]) {
+        self.run_stdin(&["set", key], value).ok();
+    }
+
+    /// The vault file's bytes.
+    pub fn vault_bytes(&self) -> Vec<u8> {
+        std::fs::read(&self.vault).expect("vault file")
+    }
+}
+
+/// Runs `cmd`, feeding `stdin` from a thread (values can exceed a pipe
+/// buffer before the child starts reading).
+pub fn run_command(mut cmd: Command, stdin: Option<&[u8]>) -> Run {
+    if stdin.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let mut child = cmd.spawn().expect("spawn credvault");
+    let writer = stdin.map(|bytes| {
+        let mut pipe = child.stdin.take().expect("piped stdin");
+        let bytes = bytes.to_vec();
+        std::thread::spawn(move || {
+            // The child may exit without reading (an error): ignore EPIPE.
+            let _ = pipe.write_all(&bytes);
+        })
+    });
+    let output = child.wait_with_output().expect("wait for credvault");
+    if let Some(w) = writer {
+        w.join().expect("stdin writer");
+    }
+    Run::from(output)
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().expect("exited normally, not by a signal"),
+            stdout: o.stdout,
+            stderr: String::from_utf8(o.stderr).expect("stderr is UTF-8"),
+        }
+    }
+}
+
+impl Run {
+    /// Asserts exit 0 and returns self.
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "expected success: {self:?}");
+        self
+    }
+
+    /// Asserts an error: exit `code`, nothing on stdout, exactly one line on
+    /// stderr. Returns the line.
+    #[track_caller]
+    pub fn fails(&self, code: i32) -> &str {
+        assert_eq!(self.code, code, "exit code: {self:?}");
+        assert!(self.stdout.is_empty(), "stdout not empty: {self:?}");
+        assert!(
+            self.stderr.ends_with('\n') && self.stderr.matches('\n').count() == 1,
+            "stderr is not exactly one line: {:?}",
+            self.stderr
+        );
+        self.stderr.trim_end()
+    }
+
+    /// Stdout as UTF-8 text.
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.stdout).expect("stdout is UTF-8")
+    }
+
+    /// Stdout parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.stdout).expect("stdout is JSON")
+    }
+}
+
+/// The permission bits of `path`.
+#[cfg(unix)]
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}

@@ -1,0 +1,218 @@
+//! The entry commands: `set`, `get`, `rm`, `has`, `ls`.
+
+use std::io::{self, IsTerminal};
+
+use base64::Engine as _;
+use credvault::format::limits::MAX_VALUE_LEN;
+use credvault::{KeyName, SecretValue};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::cli::SetArgs;
+use crate::exit::{CliError, Exit};
+use crate::output::{print, print_json, print_secret_json, write_stdout, Format};
+use crate::passphrase::{ask, same, strip_one_newline};
+use crate::unlock::Context;
+
+use super::Failure;
+
+/// `set KEY`: value from stdin (one trailing newline stripped) or a hidden
+/// prompt; never from argv.
+pub fn set(args: &SetArgs, context: &Context, format: Format) -> Result<Exit, Failure> {
+    if !args.stray.is_empty() {
+        return Err(CliError::usage(
+            "set takes only KEY; the value is read from stdin or a hidden prompt, never from the command line (the extra argument is not shown)",
+        )
+        .with_hint("printf '%s' \"$VALUE\" | credvault set KEY; remove the value from your shell history")
+        .into());
+    }
+    let key = KeyName::new(&args.key)?;
+    let mut vault = context.open()?;
+    let value = read_value(&key)?;
+    vault.set(&key, &value)?;
+    drop(value);
+    match format {
+        Format::Text => {}
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Stored<'a> {
+                key: &'a str,
+                stored: bool,
+            }
+            print_json(&Stored {
+                key: key.as_str(),
+                stored: true,
+            })?;
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// Reads the value to store: a hidden prompt (twice) on a terminal,
+/// otherwise all of stdin minus one trailing newline.
+fn read_value(key: &KeyName) -> Result<SecretValue, CliError> {
+    if io::stdin().is_terminal() {
+        let prompt_failed =
+            |e: io::Error| CliError::usage(format!("no value read from the terminal: {e}"));
+        let first = ask(&format!("Value for {key}: ")).map_err(prompt_failed)?;
+        let second = ask("Repeat value: ").map_err(prompt_failed)?;
+        if !same(first.as_bytes(), second.as_bytes()) {
+            return Err(CliError::usage(
+                "the values do not match; nothing was stored",
+            ));
+        }
+        return Ok(SecretValue::new(first.as_bytes().to_vec()));
+    }
+    let mut value = read_stdin(MAX_VALUE_LEN + 2)?;
+    strip_one_newline(&mut value);
+    if value.len() > MAX_VALUE_LEN {
+        return Err(too_large());
+    }
+    Ok(SecretValue::from(value))
+}
+
+fn too_large() -> CliError {
+    CliError::usage(format!(
+        "the value is larger than the limit of {MAX_VALUE_LEN} bytes (4 MiB)"
+    ))
+}
+
+/// Reads stdin to its end, at most `max` bytes, straight from the file
+/// descriptor into one zeroized buffer (no stdio buffer, no reallocation
+/// leaving copies behind).
+fn read_stdin(max: usize) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    let stdin = io::stdin();
+    let mut buf = Zeroizing::new(vec![0u8; max + 1]);
+    let mut len = 0;
+    loop {
+        let Some(free) = buf.get_mut(len..).filter(|f| !f.is_empty()) else {
+            return Err(too_large());
+        };
+        match rustix::io::read(&stdin, free) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => {
+                return Err(CliError::usage(format!(
+                    "cannot read the value from stdin: {}",
+                    io::Error::from(e)
+                )))
+            }
+        }
+    }
+    buf.truncate(len);
+    Ok(buf)
+}
+
+/// `get KEY`: the value and one newline on stdout.
+pub fn get(key: &str, context: &Context, format: Format) -> Result<Exit, Failure> {
+    let key = KeyName::new(key)?;
+    let vault = context.open()?;
+    let value = vault.get(&key)?.ok_or_else(|| CliError::not_found(&key))?;
+    match format {
+        Format::Text => {
+            let mut out = Zeroizing::new(Vec::with_capacity(value.len() + 1));
+            out.extend_from_slice(value.expose());
+            out.push(b'\n');
+            write_stdout(&out)?;
+        }
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Got<'a> {
+                key: &'a str,
+                value: Option<&'a str>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                value_base64: Option<&'a str>,
+            }
+            // Worst case JSON escaping is 6 bytes per byte (\u00XX).
+            let capacity = 6 * (value.len() + key.as_str().len()) + 64;
+            match value.expose_str() {
+                Some(text) => print_secret_json(
+                    &Got {
+                        key: key.as_str(),
+                        value: Some(text),
+                        value_base64: None,
+                    },
+                    capacity,
+                )?,
+                None => {
+                    let mut b64 = Zeroizing::new(String::with_capacity(value.len() / 3 * 4 + 4));
+                    base64::engine::general_purpose::STANDARD
+                        .encode_string(value.expose(), &mut b64);
+                    print_secret_json(
+                        &Got {
+                            key: key.as_str(),
+                            value: None,
+                            value_base64: Some(&b64),
+                        },
+                        capacity,
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// `rm KEY`: exit 1 if there was nothing to delete.
+pub fn rm(key: &str, context: &Context, format: Format) -> Result<Exit, Failure> {
+    let key = KeyName::new(key)?;
+    let mut vault = context.open()?;
+    if !vault.delete(&key)? {
+        return Err(CliError::not_found(&key).into());
+    }
+    if format == Format::Json {
+        #[derive(Serialize)]
+        struct Deleted<'a> {
+            key: &'a str,
+            deleted: bool,
+        }
+        print_json(&Deleted {
+            key: key.as_str(),
+            deleted: true,
+        })?;
+    }
+    Ok(Exit::Ok)
+}
+
+/// `has KEY`: exit 0 if present, 1 if not; silent in text mode.
+pub fn has(key: &str, context: &Context, format: Format) -> Result<Exit, Failure> {
+    let key = KeyName::new(key)?;
+    let vault = context.open()?;
+    let present = vault.has(&key);
+    if format == Format::Json {
+        #[derive(Serialize)]
+        struct Has<'a> {
+            key: &'a str,
+            present: bool,
+        }
+        print_json(&Has {
+            key: key.as_str(),
+            present,
+        })?;
+    }
+    Ok(if present { Exit::Ok } else { Exit::NotFound })
+}
+
+/// `ls [PREFIX]`: names one per line, or a JSON array.
+pub fn ls(prefix: Option<&str>, context: &Context, format: Format) -> Result<Exit, Failure> {
+    let vault = context.open()?;
+    let names: Vec<&str> = vault
+        .list(prefix)
+        .into_iter()
+        .map(KeyName::as_str)
+        .collect();
+    match format {
+        // Names are grammar-checked key names: safe to print as they are.
+        Format::Text => {
+            let mut out = String::new();
+            for name in &names {
+                out.push_str(name);
+                out.push('\n');
+            }
+            print(&out)?;
+        }
+        Format::Json => print_json(&names)?,
+    }
+    Ok(Exit::Ok)
+}

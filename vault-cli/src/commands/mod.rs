@@ -1,0 +1,66 @@
+//! One module per command group. Each command returns the exit code of a
+//! success (`has` exits 1 when the key is absent) or a [`Failure`].
+
+mod docs;
+mod entries;
+mod init;
+mod kdf;
+mod status;
+
+use credvault::VaultError;
+
+use crate::cli::Command;
+use crate::exit::{CliError, Exit};
+use crate::output::{Closed, Format, OutputError};
+use crate::unlock::Context;
+
+/// Why a command stopped early.
+#[derive(Debug)]
+pub enum Failure {
+    /// An error to report, with its exit code.
+    Error(CliError),
+    /// Stdout was closed by its reader: stop quietly, exit 0.
+    Closed(Closed),
+}
+
+impl From<CliError> for Failure {
+    fn from(e: CliError) -> Self {
+        Failure::Error(e)
+    }
+}
+
+impl From<VaultError> for Failure {
+    fn from(e: VaultError) -> Self {
+        Failure::Error(e.into())
+    }
+}
+
+impl From<credvault::NameError> for Failure {
+    fn from(e: credvault::NameError) -> Self {
+        Failure::Error(e.into())
+    }
+}
+
+impl From<OutputError> for Failure {
+    fn from(e: OutputError) -> Self {
+        match e {
+            OutputError::Closed(c) => Failure::Closed(c),
+            OutputError::Failed(e) => Failure::Error(e),
+        }
+    }
+}
+
+/// Runs `command`.
+pub fn run(command: &Command, context: &Context, format: Format) -> Result<Exit, Failure> {
+    match command {
+        Command::Init(args) => init::run(args, context, format),
+        Command::Set(args) => entries::set(args, context, format),
+        Command::Get(args) => entries::get(&args.key, context, format),
+        Command::Rm(args) => entries::rm(&args.key, context, format),
+        Command::Has(args) => entries::has(&args.key, context, format),
+        Command::Ls(args) => entries::ls(args.prefix.as_deref(), context, format),
+        Command::Status => status::run(context, format),
+        Command::Completions(args) => docs::completions(args.shell),
+        Command::Man => docs::man(),
+    }
+}

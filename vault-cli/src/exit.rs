@@ -1,0 +1,217 @@
+//! Exit codes (the public contract of DESIGN.md §3) and the one error type
+//! of the binary, which carries its code, a one-line message and a hint.
+
+use credvault::format::FormatError;
+use credvault::{StoreError, UnlockError, VaultError};
+
+/// The documented exit codes. Never 101: panics are caught in `main`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Success.
+    Ok = 0,
+    /// The key does not exist (get, rm, has).
+    NotFound = 1,
+    /// Bad arguments, invalid key name, value too large.
+    Usage = 2,
+    /// Cannot unlock: wrong passphrase, no usable slot, no passphrase
+    /// source, KDF work above the limits.
+    Unlock = 3,
+    /// The file is not a readable vault: not a vault, corrupt, tampered,
+    /// truncated, unsupported version.
+    Unreadable = 4,
+    /// File system: no vault yet, already exists, permission, disk full,
+    /// lock timeout.
+    FileSystem = 5,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// A short machine-readable name, used in `--json` errors.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Exit::Ok => "ok",
+            Exit::NotFound => "not_found",
+            Exit::Usage => "usage",
+            Exit::Unlock => "unlock",
+            Exit::Unreadable => "unreadable",
+            Exit::FileSystem => "file_system",
+        }
+    }
+}
+
+/// A failure of a command: what to print and how to exit. The message and
+/// hint never contain a secret.
+#[derive(Debug)]
+pub struct CliError {
+    exit: Exit,
+    message: String,
+    hint: Option<String>,
+}
+
+const HINT_INIT: &str = "run `credvault init` to create a vault, or point --vault or CREDVAULT_VAULT at an existing one";
+const HINT_PASSPHRASE: &str =
+    "check the passphrase given by --passphrase-file, CREDVAULT_PASSPHRASE or the prompt";
+const HINT_LOCK: &str =
+    "try again when the other process is done, or wait longer with --lock-timeout SECS";
+const HINT_NOT_A_VAULT: &str = "check that --vault or CREDVAULT_VAULT names a credvault file";
+const HINT_DAMAGED: &str = "the file was changed outside credvault; restore it from a backup";
+
+impl CliError {
+    /// An error with `exit` and `message`.
+    pub fn new(exit: Exit, message: impl Into<String>) -> Self {
+        CliError {
+            exit,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// A usage error (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(Exit::Usage, message)
+    }
+
+    /// Adds a hint shown after the message.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// "No entry named KEY" (exit 1).
+    pub fn not_found(key: &credvault::KeyName) -> Self {
+        Self::new(Exit::NotFound, format!("no entry named {key}"))
+    }
+
+    /// The exit code.
+    pub fn exit(&self) -> Exit {
+        self.exit
+    }
+
+    /// The message, without hint.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The hint, if any.
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+}
+
+impl From<VaultError> for CliError {
+    fn from(e: VaultError) -> Self {
+        let message = e.to_string();
+        let (exit, hint) = match &e {
+            VaultError::Format(f) => (Exit::Unreadable, format_hint(f)),
+            VaultError::Unlock(u) => (Exit::Unlock, unlock_hint(u)),
+            VaultError::Tampered => (Exit::Unreadable, Some(HINT_DAMAGED)),
+            VaultError::KeyChanged => (
+                Exit::Unreadable,
+                Some("another process replaced or re-keyed the vault meanwhile; run the command again"),
+            ),
+            VaultError::Store(s) => (Exit::FileSystem, store_hint(s)),
+            VaultError::InvalidName(_) | VaultError::ValueTooLarge { .. } => (Exit::Usage, None),
+            VaultError::NoSuchSlot(_) | VaultError::LastSlot | VaultError::TooManySlots(_) => {
+                (Exit::Usage, None)
+            }
+            // A variant added to the library later: report it as a failure
+            // of the environment rather than guess at a more specific code.
+            _ => (Exit::FileSystem, None),
+        };
+        CliError {
+            exit,
+            message,
+            hint: hint.map(str::to_owned),
+        }
+    }
+}
+
+impl From<credvault::NameError> for CliError {
+    fn from(e: credvault::NameError) -> Self {
+        CliError::usage(format!("invalid key name: {e}"))
+    }
+}
+
+fn format_hint(e: &FormatError) -> Option<&'static str> {
+    match e {
+        FormatError::NotAVault => Some(HINT_NOT_A_VAULT),
+        FormatError::UnsupportedVersion { .. } => Some("upgrade credvault to read this vault"),
+        FormatError::Truncated(_)
+        | FormatError::TrailingData
+        | FormatError::NonCanonical(_)
+        | FormatError::Malformed(_) => Some(HINT_DAMAGED),
+        _ => None,
+    }
+}
+
+fn unlock_hint(e: &UnlockError) -> Option<&'static str> {
+    match e {
+        UnlockError::WrongKeyOrTampered => Some(HINT_PASSPHRASE),
+        UnlockError::NoCredentials { .. } => Some(HINT_NO_SOURCE),
+        UnlockError::NoUsableSlot => Some("upgrade credvault to open this vault"),
+        _ => None,
+    }
+}
+
+fn store_hint(e: &StoreError) -> Option<&'static str> {
+    match e {
+        StoreError::NotFound(_) => Some(HINT_INIT),
+        StoreError::AlreadyExists(_) => {
+            Some("the existing file was left unchanged; choose another path with --vault")
+        }
+        StoreError::LockTimeout { .. } => Some(HINT_LOCK),
+        StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+            Some("check the permissions of the vault file and its directory")
+        }
+        _ => None,
+    }
+}
+
+/// Names the passphrase sources; used when none is available.
+pub const HINT_NO_SOURCE: &str =
+    "pass --passphrase-file PATH or set CREDVAULT_PASSPHRASE, or run on a terminal to be prompted";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn library_errors_map_to_documented_codes() {
+        let cases: Vec<(VaultError, Exit)> = vec![
+            (FormatError::NotAVault.into(), Exit::Unreadable),
+            (VaultError::Tampered, Exit::Unreadable),
+            (VaultError::KeyChanged, Exit::Unreadable),
+            (UnlockError::WrongKeyOrTampered.into(), Exit::Unlock),
+            (UnlockError::NoUsableSlot.into(), Exit::Unlock),
+            (
+                StoreError::NotFound(PathBuf::from("v")).into(),
+                Exit::FileSystem,
+            ),
+            (
+                StoreError::AlreadyExists(PathBuf::from("v")).into(),
+                Exit::FileSystem,
+            ),
+            (VaultError::ValueTooLarge { len: 9, max: 8 }, Exit::Usage),
+            (credvault::NameError::Character.into(), Exit::Usage),
+        ];
+        for (e, want) in cases {
+            let shown = e.to_string();
+            let cli = CliError::from(e);
+            assert_eq!(cli.exit(), want, "{shown}");
+        }
+    }
+
+    #[test]
+    fn common_failures_carry_hints() {
+        let e = CliError::from(VaultError::from(StoreError::NotFound(PathBuf::from("v"))));
+        assert!(e.hint().unwrap().contains("credvault init"));
+        let e = CliError::from(VaultError::from(UnlockError::WrongKeyOrTampered));
+        assert!(e.hint().unwrap().contains("passphrase"));
+    }
+}

@@ -13,7 +13,7 @@ cd "$ROOT"
 
 echo "==> building credvault"
 cargo build --quiet --release -p credvault-cli
-BIN="$ROOT/target/release/credvault"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/credvault"
 
 DEMO="$(mktemp -d)"
 trap 'rm -rf "$DEMO"' EXIT

@@ -9,6 +9,9 @@
 #    a) with no D-Bus session at all        CREDVAULT_TEST_KEYRING=absent
 #    b) in a private D-Bus session with an  CREDVAULT_TEST_KEYRING=secret-service
 #       unlocked gnome-keyring Secret Service
+#    (both include the kill -9 torture, CREDVAULT_TORTURE_ROUNDS, default 200),
+# 4. the fuzz workspace: fmt, clippy, its corpus replayed as plain tests, and
+#    scripts/fuzz.sh: every fuzz target for CREDVAULT_FUZZ_SECONDS (default 60).
 #
 # Exits non-zero on the first failure; the last line says PASS or FAIL.
 set -euo pipefail
@@ -19,14 +22,15 @@ cd "$ROOT"
 # Packages: dbus-daemon (dbus-daemon, dbus-run-session), dbus-bin (dbus-send),
 # dbus-user-session (named explicitly so apt never picks dbus-x11 for
 # gnome-keyring's dbus-session-bus dependency), gnome-keyring (the Secret
-# Service), libsecret-tools (secret-tool, for smoke checks), keyutils (keyctl).
-PKGS=(dbus-daemon dbus-bin dbus-user-session gnome-keyring libsecret-tools keyutils)
+# Service), libsecret-tools (secret-tool, for smoke checks), keyutils (keyctl),
+# time (/usr/bin/time: peak memory of the hostile-file tests).
+PKGS=(dbus-daemon dbus-bin dbus-user-session gnome-keyring libsecret-tools keyutils time)
 
 STEP="start"
 on_exit() {
     local rc=$?
     if ((rc == 0)); then
-        echo "==> scripts/test.sh: PASS (fmt, clippy, tests without D-Bus, tests with Secret Service)"
+        echo "==> scripts/test.sh: PASS (fmt, clippy, tests without D-Bus, tests with Secret Service, fuzzing)"
     else
         echo "==> scripts/test.sh: FAIL in step '$STEP' (exit $rc)" >&2
     fi
@@ -110,5 +114,16 @@ CREDVAULT_TEST_KEYRING=absent bash scripts/without-dbus.sh cargo test --workspac
 
 step "cargo test --workspace  [Secret Service, CREDVAULT_TEST_KEYRING=secret-service]"
 CREDVAULT_TEST_KEYRING=secret-service bash scripts/with-secret-service.sh cargo test --workspace
+
+# ---- 5. fuzzing ------------------------------------------------------------------
+step "fuzz workspace: cargo fmt --check, clippy -D warnings"
+cargo fmt --manifest-path fuzz/Cargo.toml --check
+cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+
+step "fuzz corpus replay: cargo test --manifest-path fuzz/Cargo.toml"
+cargo test --manifest-path fuzz/Cargo.toml
+
+step "scripts/fuzz.sh ${CREDVAULT_FUZZ_SECONDS:-60}  [every target, libFuzzer]"
+bash scripts/fuzz.sh "${CREDVAULT_FUZZ_SECONDS:-60}"
 
 STEP="done"

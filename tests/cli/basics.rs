@@ -10,10 +10,11 @@ fn init_creates_a_private_vault() {
     let mut args = vec!["init"];
     args.extend(WEAK);
     let run = s.run(&args).ok();
-    assert!(
-        run.stdout.is_empty(),
-        "text mode prints notes on stderr only"
-    );
+    // Text mode prints notes on stderr; stdout has only the recovery
+    // code, framed, shown this once.
+    let code = crate::common::recovery_code(&run);
+    assert!(run.text().contains("Write it down"), "{}", run.text());
+    assert!(!run.stderr.contains(&code), "{}", run.stderr);
     assert!(
         run.stderr.contains("below the OWASP minimum"),
         "{}",
@@ -205,11 +206,15 @@ fn status_reports_without_values() {
     assert_eq!(json["entries"], 1);
     assert_eq!(json["save_counter"], 2);
     let slots = json["slots"].as_array().unwrap();
-    assert_eq!(slots.len(), 1);
+    assert_eq!(slots.len(), 2);
     assert_eq!(slots[0]["id"], 1);
     assert_eq!(slots[0]["type"], "passphrase");
     assert_eq!(slots[0]["unlocked"], true);
     assert_eq!(slots[0]["kdf"]["memory_kib"], 8192);
+    // init adds a recovery slot by default.
+    assert_eq!(slots[1]["id"], 2);
+    assert_eq!(slots[1]["type"], "recovery");
+    assert_eq!(slots[1]["unlocked"], false);
     let warnings = json["warnings"].as_array().unwrap();
     assert!(
         warnings

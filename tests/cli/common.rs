@@ -1,6 +1,11 @@
 //! The sandbox every test runs in: a temporary directory holding HOME,
 //! XDG_DATA_HOME and the vault, and a `credvault` command whose
 //! environment is cleared down to those plus `CREDVAULT_PASSPHRASE`.
+//!
+//! The OS keychain is unreachable in the sandbox (the session bus address
+//! names a socket that does not exist), so every test is deterministic
+//! whether or not a Secret Service runs, and a developer's real login
+//! keyring is never touched. The `keychain` module opts back in.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -54,7 +59,7 @@ impl Sandbox {
 
     /// `credvault ARGS` with a clean environment: HOME and XDG_DATA_HOME
     /// inside the sandbox, CREDVAULT_VAULT and CREDVAULT_PASSPHRASE set,
-    /// stdin null.
+    /// no reachable D-Bus session (so no OS keychain), stdin null.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_credvault"));
         cmd.env_clear()
@@ -63,11 +68,17 @@ impl Sandbox {
             .env("XDG_DATA_HOME", self.root().join("data"))
             .env("CREDVAULT_VAULT", &self.vault)
             .env("CREDVAULT_PASSPHRASE", PASS)
+            .env("DBUS_SESSION_BUS_ADDRESS", self.no_bus())
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd
+    }
+
+    /// A D-Bus address where no bus listens (inside the sandbox).
+    pub fn no_bus(&self) -> String {
+        format!("unix:path={}", self.root().join("no-bus").display())
     }
 
     /// Runs `credvault ARGS` with stdin null.
@@ -172,4 +183,33 @@ pub fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
+}
+
+/// The recovery code a command printed once on stdout (text mode: the
+/// framed block of `init`, `recovery rotate`, `rekey`; `--json`: the
+/// `recovery_code` field). Panics if there is none.
+pub fn recovery_code(run: &Run) -> String {
+    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&run.stdout) {
+        if let Some(code) = json["recovery_code"].as_str() {
+            return code.to_owned();
+        }
+    }
+    let codes = recovery_codes(run);
+    assert_eq!(codes.len(), 1, "one recovery code on stdout: {run:?}");
+    codes.into_iter().next().unwrap_or_default()
+}
+
+/// Every recovery code in a text-mode stdout: lines of nine dash-separated
+/// groups of 0-9 A-Z.
+pub fn recovery_codes(run: &Run) -> Vec<String> {
+    String::from_utf8_lossy(&run.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            l.split('-').count() == 9
+                && l.split('-')
+                    .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_alphanumeric()))
+        })
+        .map(str::to_owned)
+        .collect()
 }

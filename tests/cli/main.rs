@@ -15,3 +15,22 @@ mod concurrency;
 mod tty;
 // Completions, man page, help and version.
 mod docs;
+// The OS keychain end to end: a real Secret Service, and none at all.
+mod keychain;
+// The timed session unlock in the kernel keyring: unlock, expiry, lock.
+mod session;
+// kill -9 torture, multi-process writers of many keys and of one key.
+mod torture;
+// Hostile files and every spec vector under memory and CPU limits.
+mod hostile;
+// Migration from the desktop app: import-legacy on real Chromium OSCrypt
+// values, migrate-env, the get --env/--config fallback chain, exec.
+mod legacy;
+// A save beyond the file-size limit (full disk) and a killed lock holder.
+mod storage;
+// Recovery codes: init prints one once; unlock with it; rotate.
+mod recovery;
+// Backup, restore on "another machine", generations and undo, verify.
+mod backup;
+// passwd (rewrap) and rekey; export and import.
+mod rekey;

@@ -19,22 +19,32 @@ const AFTER_LONG_HELP: &str = "\
 Environment:
   CREDVAULT_VAULT       vault path when --vault is not given
   CREDVAULT_PASSPHRASE  passphrase when --passphrase-file is not given
+  CREDVAULT_NEW_PASSPHRASE
+                        new passphrase of `slot add passphrase` and
+                        `passwd` when --new-passphrase-file is not given
+  CREDVAULT_RECOVERY    recovery code when --recovery-file is not given
+  CREDVAULT_GENERATIONS earlier versions kept beside the vault (--generations)
   XDG_DATA_HOME         base of the default vault path
 
 Exit codes:
   0  success
   1  key not found (get, rm, has)
   2  usage: bad arguments, invalid key name, value too large
-  3  cannot unlock: wrong passphrase, no usable slot, no passphrase source
+  3  cannot unlock: wrong passphrase, no usable slot, no passphrase source,
+     OS keychain locked or unreachable (keychain-only vault)
   4  unreadable vault: not a vault, corrupt, tampered, truncated, newer version
-  5  file system: no vault yet, already exists, permission, disk full, lock timeout";
+  5  file system: no vault yet, already exists, permission, disk full, lock timeout
+  6  legacy migration incomplete: a legacy file or value could not be read,
+     decrypted or migrated (import-legacy, migrate-env, get --config)
+  126, 127  exec: the program cannot be run / was not found; otherwise exec
+     exits with the program's own status";
 
 /// An encrypted credential vault.
 ///
 /// Values are stored in one encrypted file (by default
-/// ~/.local/share/credvault/vault.cvault) whose data key is protected by a
-/// passphrase. Values are read from stdin or a hidden prompt, never from the
-/// command line.
+/// ~/.local/share/credvault/vault.cvault) whose data key is protected by the
+/// OS keychain or a passphrase. Values are read from stdin or a hidden
+/// prompt, never from the command line.
 #[derive(Debug, Parser)]
 #[command(
     name = "credvault",
@@ -69,7 +79,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub passphrase_file: Option<PathBuf>,
 
-    /// Do not use the OS keychain at all.
+    /// Do not use the OS keychain at all: `init` makes a passphrase slot,
+    /// keychain slots are skipped when opening.
     #[arg(long, global = true)]
     pub no_keychain: bool,
 
@@ -80,16 +91,43 @@ pub struct GlobalArgs {
     /// Seconds to wait for another credvault process that is saving.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 10)]
     pub lock_timeout: u64,
+
+    /// Unlock with the recovery code in this file (case, spaces and dashes
+    /// do not matter). Otherwise $CREDVAULT_RECOVERY is used, if set.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub recovery_file: Option<PathBuf>,
+
+    /// Unlock with the recovery code, asked on the terminal (hidden).
+    #[arg(long, global = true, conflicts_with = "recovery_file")]
+    pub recovery: bool,
+
+    /// How many earlier versions of the vault every save keeps beside it,
+    /// as VAULT.1 (newest) to VAULT.N, for `undo`; 0 keeps none.
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        env = "CREDVAULT_GENERATIONS",
+        default_value_t = 3,
+        value_parser = clap::value_parser!(u16).range(0..=100)
+    )]
+    pub generations: u16,
 }
 
 /// The commands. Aliases match the desktop app's credential service API.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a new vault protected by a passphrase.
+    /// Create a new vault, protected by the OS keychain when one is usable,
+    /// else by a passphrase.
     ///
-    /// The passphrase is asked twice on a terminal. Argon2id parameters are
-    /// calibrated on this machine (about 0.5-1 s per unlock) unless all
-    /// three --kdf-* options are given. Never overwrites an existing vault.
+    /// With a reachable, writable OS keychain (and no --no-keychain) the
+    /// vault gets a keychain slot and needs no passphrase; if a passphrase
+    /// is also given (--passphrase-file or CREDVAULT_PASSPHRASE), a
+    /// passphrase slot is added too, so the file opens on other machines.
+    /// Otherwise the vault gets a passphrase slot, the passphrase asked
+    /// twice on a terminal. Argon2id parameters are calibrated on this
+    /// machine (about 0.5-1 s per unlock) unless all three --kdf-* options
+    /// are given. Never overwrites an existing vault.
     Init(InitArgs),
 
     /// Store a value under KEY, read from stdin or a hidden prompt.
@@ -101,8 +139,14 @@ pub enum Command {
     Set(SetArgs),
 
     /// Print the value of KEY followed by one newline.
+    ///
+    /// With --env VAR (and --config FILE), a KEY missing from the vault is
+    /// taken from the environment variable VAR, then from the legacy config
+    /// file: the app's getWithFallback. Which source answered is reported on
+    /// stderr (and as "source" with --json). A vault that does not exist yet
+    /// is skipped; one that cannot be opened is an error.
     #[command(visible_alias = "retrieve")]
-    Get(KeyArgs),
+    Get(GetArgs),
 
     /// Delete KEY.
     #[command(visible_alias = "delete")]
@@ -116,9 +160,155 @@ pub enum Command {
     #[command(visible_alias = "list")]
     Ls(LsArgs),
 
-    /// Show the vault's path, format, key slots, entry count and warnings.
-    /// Never shows a value.
-    Status,
+    /// Show the vault's path, format, backend (keychain or passphrase), key
+    /// slots, session unlock, entry count and warnings. Never shows a value.
+    Status(StatusArgs),
+
+    /// List, add and remove key slots: the ways the vault can be unlocked.
+    #[command(subcommand)]
+    Slot(SlotCommand),
+
+    /// Cache the unlocked vault key in the kernel keyring for a while, so
+    /// later commands need no passphrase (Linux).
+    ///
+    /// The data key goes to the calling user's kernel keyring (keyrings(7))
+    /// with a timeout the kernel enforces; it never touches the disk and
+    /// is gone at reboot. Until it expires or `credvault lock` runs, any
+    /// process of the same user (and root) can read it. Later commands
+    /// use it without a prompt and silently fall back to the keychain or
+    /// the passphrase once it has expired.
+    Unlock(UnlockArgs),
+
+    /// Drop the key cached by `credvault unlock` now.
+    Lock,
+
+    /// Import the desktop app's credentials.json: plain: values and enc:
+    /// values (Electron safeStorage, i.e. Chromium OSCrypt), in one save.
+    ///
+    /// PATH defaults to the app's userData directory:
+    /// ~/.config/NAME/credentials.json on Linux (~/Library/Application
+    /// Support/NAME on macOS, %APPDATA%\NAME on Windows). enc: values are
+    /// decrypted as the app's Electron would: on Linux v10 with Chromium's
+    /// built-in key, v11 with the password Chromium keeps in the Secret
+    /// Service (schema chrome_libsecret_os_crypt_password_v2,
+    /// application=NAME), looked up automatically unless
+    /// --safe-storage-password-file gives it (e.g. read from KWallet); on
+    /// macOS with the Keychain item "NAME Safe Storage"; on Windows with
+    /// the key in Local State, through DPAPI.
+    ///
+    /// Every key is reported as imported, unchanged (already in the vault),
+    /// kept (the vault holds a different value; --overwrite replaces it) or
+    /// failed, with the reason; values are never printed. The successes are
+    /// saved even when some keys fail, and then the exit code is 6.
+    /// Re-running is harmless: everything already imported is unchanged.
+    /// The vault is re-read and every value verified after the save.
+    #[command(name = "import-legacy")]
+    ImportLegacy(ImportLegacyArgs),
+
+    /// Copy credentials from environment variables into the vault, in one
+    /// save, and report what moved.
+    ///
+    /// Without VAR=key pairs the app's variables are used: PGPASSWORD,
+    /// ANTHROPIC_API_KEY, OPENAI_API_KEY, GITHUB_TOKEN, QDRANT_API_KEY and
+    /// MEMGRAPH_PASSWORD, to postgresql.password, anthropic.apiKey,
+    /// openai.apiKey, github.token, qdrant.apiKey and memgraph.password.
+    /// Unset and empty variables are skipped; a different value already in
+    /// the vault is kept unless --overwrite.
+    #[command(name = "migrate-env")]
+    MigrateEnv(MigrateEnvArgs),
+
+    /// Run a program with vault values in its environment.
+    ///
+    /// Each --env VAR=key sets VAR to KEY's value for the program only;
+    /// values are never written to disk or put on any command line. On Unix
+    /// credvault replaces itself with the program, so the exit status is
+    /// the program's. The program does not inherit CREDVAULT_PASSPHRASE.
+    /// Exit 1 if a key is missing (the program is not started), 127 if the
+    /// program is not found, 126 if it cannot be run.
+    Exec(ExecArgs),
+
+    /// Write a backup that opens on any machine: passphrase and recovery
+    /// slots only.
+    ///
+    /// The copy is read under the vault's lock, carries the vault's
+    /// passphrase and recovery slots (keychain slots do not travel) and,
+    /// with --backup-passphrase-file or --backup-passphrase, a passphrase
+    /// slot of its own. It is checked end to end before it is written
+    /// (every value opens; the backup passphrase, or the credential that
+    /// opened the vault, unlocks it), written with mode 0600 and read back.
+    /// A backup that no passphrase or recovery code could open is refused.
+    /// Never overwrites DEST unless --force.
+    Backup(BackupArgs),
+
+    /// Replace the vault with a backup (or an earlier generation), keeping
+    /// the current file.
+    ///
+    /// SRC is opened with the usual credentials (passphrase, recovery
+    /// code, keychain) and every value is checked before anything is
+    /// touched; a damaged or unopenable SRC changes nothing. Then, under
+    /// the vault's lock, the current vault (if any) is kept as
+    /// VAULT.bak-<UTC time> and SRC replaces it atomically. Works where no
+    /// vault exists yet (a new machine). Afterwards it offers to add a
+    /// keychain slot on this machine (asked on a terminal; --add-keychain
+    /// without one).
+    Restore(RestoreArgs),
+
+    /// Undo the last save: restore the newest generation (VAULT.1).
+    ///
+    /// The current vault is kept as VAULT.bak-<UTC time> first, so an undo
+    /// can itself be undone with `restore`. Each undo goes one save further
+    /// back (VAULT.2 becomes VAULT.1).
+    Undo,
+
+    /// Check a vault or backup end to end: format, unlock, body and every
+    /// value. Prints no secret.
+    ///
+    /// Exit 0 when intact, 4 when damaged (corrupt, tampered, truncated),
+    /// 3 when it cannot be unlocked. PATH defaults to the vault.
+    Verify(VerifyArgs),
+
+    /// Change a passphrase (a rewrap: same data key, same values).
+    ///
+    /// The passphrase slot that opened the vault (or --slot ID) gets the
+    /// new passphrase from --new-passphrase-file, CREDVAULT_NEW_PASSPHRASE
+    /// or two prompts. Older copies and backups still open with the old
+    /// passphrase; to make the current vault independent of everything
+    /// old, use `rekey`.
+    Passwd(PasswdArgs),
+
+    /// Replace the data key (a rekey): every value sealed again, every slot
+    /// wrapped again, in one atomic save.
+    ///
+    /// Passphrase slots need the passphrase (the usual sources); keychain
+    /// slots get a new key in a new keychain item and the old item is
+    /// deleted; recovery slots get a NEW recovery code, printed once
+    /// (--keep-recovery-code keeps the one given by --recovery-file,
+    /// --recovery or CREDVAULT_RECOVERY). A slot whose credential is not at
+    /// hand is refused unless --drop-unavailable. Older backups keep
+    /// opening with their old credentials, but nothing old opens this
+    /// vault any more. A session unlock of the vault is ended.
+    Rekey(RekeyArgs),
+
+    /// The recovery code: a random code that opens the vault anywhere.
+    #[command(subcommand)]
+    Recovery(RecoveryCommand),
+
+    /// Write every value in PLAINTEXT JSON, for moving to another tool.
+    ///
+    /// Needs --danger-plaintext. Writes a new file with mode 0600 (never
+    /// over an existing one), or to stdout with --output - when stdout is
+    /// not a terminal. Format: {"format":"credvault-export-v1","entries":
+    /// {NAME: {"value" or "value_base64", "kind", "created", "updated",
+    /// "expires", "metadata"}}}, times in Unix milliseconds.
+    Export(ExportArgs),
+
+    /// Import a credvault-export-v1 JSON file, in one save.
+    ///
+    /// Every key is reported as imported, unchanged (the vault holds the
+    /// same value) or kept (the vault holds a different value; --overwrite
+    /// replaces it); values are never printed. Running it twice is
+    /// harmless.
+    Import(ImportArgs),
 
     /// Print a shell completion script.
     Completions(CompletionsArgs),
@@ -130,6 +320,136 @@ pub enum Command {
 /// Arguments of `init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
+    /// Argon2id parameters of the passphrase slot.
+    #[command(flatten)]
+    pub kdf: KdfArgs,
+
+    /// Do not make a recovery slot (by default `init` makes one and prints
+    /// its recovery code once).
+    #[arg(long)]
+    pub no_recovery: bool,
+}
+
+/// Arguments of `backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where to write the backup, e.g. /media/usb/credvault-backup.cvault.
+    pub dest: PathBuf,
+
+    /// Give the backup a passphrase slot of its own, the passphrase read
+    /// from this file (one trailing newline stripped). The global
+    /// --passphrase-file still means the vault's passphrase.
+    #[arg(long, value_name = "PATH", conflicts_with = "backup_passphrase")]
+    pub backup_passphrase_file: Option<PathBuf>,
+
+    /// Give the backup a passphrase slot of its own, the passphrase asked
+    /// twice on the terminal.
+    #[arg(long)]
+    pub backup_passphrase: bool,
+
+    /// Replace DEST if it exists (never the vault itself).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Argon2id parameters of the backup's passphrase slot.
+    #[command(flatten)]
+    pub kdf: KdfArgs,
+}
+
+/// Arguments of `restore`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["src", "generation"])))]
+pub struct RestoreArgs {
+    /// The backup (or any copy of a vault) to restore.
+    pub src: Option<PathBuf>,
+
+    /// Restore generation K (VAULT.K) instead of a file.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub generation: Option<u16>,
+
+    /// Add a keychain slot on this machine afterwards without asking.
+    #[arg(long)]
+    pub add_keychain: bool,
+}
+
+/// Arguments of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The vault file or backup to check [default: the vault].
+    pub path: Option<PathBuf>,
+}
+
+/// Arguments of `passwd`.
+#[derive(Debug, Args)]
+pub struct PasswdArgs {
+    /// The passphrase slot to change [default: the one that opened the
+    /// vault, or the only one].
+    #[arg(long, value_name = "ID")]
+    pub slot: Option<u32>,
+
+    /// Read the new passphrase from this file (one trailing newline is
+    /// stripped).
+    #[arg(long, value_name = "PATH")]
+    pub new_passphrase_file: Option<PathBuf>,
+
+    /// New Argon2id parameters [default: the slot's current ones].
+    #[command(flatten)]
+    pub kdf: KdfArgs,
+}
+
+/// Arguments of `rekey`.
+#[derive(Debug, Args)]
+pub struct RekeyArgs {
+    /// Remove slots whose credential is not at hand (another machine's
+    /// keychain slot, a passphrase slot with another passphrase) instead
+    /// of refusing.
+    #[arg(long)]
+    pub drop_unavailable: bool,
+
+    /// Keep the recovery code given by --recovery-file, --recovery or
+    /// CREDVAULT_RECOVERY instead of making a new one.
+    #[arg(long)]
+    pub keep_recovery_code: bool,
+}
+
+/// `recovery` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RecoveryCommand {
+    /// Replace the recovery code with a new one, printed once; the old code
+    /// stops opening this vault (older backups keep it). Adds a recovery
+    /// slot if the vault has none.
+    Rotate,
+}
+
+/// Arguments of `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Required: acknowledges that the output holds every value in
+    /// plaintext.
+    #[arg(long)]
+    pub danger_plaintext: bool,
+
+    /// The file to create (mode 0600, never over an existing file); `-`
+    /// for stdout when it is not a terminal.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Arguments of `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A credvault-export-v1 JSON file.
+    pub file: PathBuf,
+
+    /// Replace values the vault holds when they differ (default: keep the
+    /// vault's and report "kept").
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// Argon2id parameters of a new passphrase slot; calibrated when absent.
+#[derive(Debug, Args)]
+pub struct KdfArgs {
     /// Argon2id memory in MiB, 8 to 1024 (with --kdf-iterations and
     /// --kdf-parallelism). Below 19 MiB is weak and only meant for tests.
     #[arg(
@@ -170,6 +490,221 @@ pub struct SetArgs {
     /// echoing it.
     #[arg(hide = true)]
     pub stray: Vec<OsString>,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Do not unlock: show what the header says (slots, backend) without
+    /// any credential. The header is not authenticated then, and entry
+    /// counts are unknown.
+    #[arg(long)]
+    pub no_unlock: bool,
+}
+
+/// `slot` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SlotCommand {
+    /// List the key slots: id, type, KDF parameters, keychain service and
+    /// account, and whether this machine's keychain holds its key.
+    #[command(visible_alias = "ls")]
+    List(StatusArgs),
+
+    /// Add a key slot (the vault is unlocked first).
+    #[command(subcommand)]
+    Add(AddSlot),
+
+    /// Remove slot ID; for a keychain slot, also delete its keychain item.
+    ///
+    /// Refuses to remove the last slot that can open the vault (a keychain
+    /// slot counts only if this machine's keychain holds its key).
+    #[command(visible_alias = "rm")]
+    Remove(RemoveSlotArgs),
+}
+
+/// `slot add` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AddSlot {
+    /// Add a passphrase slot: portable, opens the vault on any machine.
+    ///
+    /// The new passphrase comes from --new-passphrase-file, else
+    /// CREDVAULT_NEW_PASSPHRASE, else it is asked twice on a terminal.
+    Passphrase(AddPassphraseArgs),
+
+    /// Add a keychain slot: a new random key kept in this machine's OS
+    /// keychain, so the vault opens here without a passphrase.
+    Keychain,
+}
+
+/// Arguments of `slot add passphrase`.
+#[derive(Debug, Args)]
+pub struct AddPassphraseArgs {
+    /// Read the new passphrase from this file (one trailing newline is
+    /// stripped).
+    #[arg(long, value_name = "PATH")]
+    pub new_passphrase_file: Option<PathBuf>,
+
+    /// Argon2id parameters of the new slot.
+    #[command(flatten)]
+    pub kdf: KdfArgs,
+}
+
+/// Arguments of `slot remove`.
+#[derive(Debug, Args)]
+pub struct RemoveSlotArgs {
+    /// The slot id, as shown by `credvault slot list`.
+    pub id: u32,
+}
+
+/// Arguments of `unlock`.
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// How long the cached key lives: e.g. 90s, 15m, 1h, 1h30m (at most
+    /// 24h).
+    #[arg(
+        long = "for",
+        value_name = "DURATION",
+        default_value = "15m",
+        value_parser = crate::duration::parse
+    )]
+    pub duration: std::time::Duration,
+}
+
+/// Arguments of `get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Key name, e.g. github.token.
+    pub key: String,
+
+    /// If the vault has no KEY, use the environment variable VAR (unset
+    /// or empty counts as absent).
+    #[arg(long, value_name = "VAR", value_parser = parse_var_name)]
+    pub env: Option<String>,
+
+    /// Last, look KEY up in this legacy config file: JSON with KEY under
+    /// "credentials" (the app's credentials.json, plain: or enc:), as a
+    /// top-level member, or as a dotted path (postgresql.password in
+    /// {"postgresql": {"password": ...}}).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Arguments of `import-legacy`.
+#[derive(Debug, Args)]
+pub struct ImportLegacyArgs {
+    /// The app's credentials.json [default:
+    /// <config dir>/NAME/credentials.json, e.g.
+    /// ~/.config/claude-pilot/credentials.json].
+    pub path: Option<PathBuf>,
+
+    /// The Electron app's name (app.getName()): its config directory, its
+    /// Secret Service application attribute, its macOS Keychain item
+    /// "NAME Safe Storage".
+    #[arg(long, value_name = "NAME", default_value = "claude-pilot")]
+    pub app_name: String,
+
+    /// Read the safeStorage password from FILE instead of asking the OS
+    /// keyring (one trailing newline is stripped): on Linux the v11
+    /// password (Secret Service or KWallet), on macOS the "NAME Safe
+    /// Storage" Keychain password.
+    #[arg(long, value_name = "FILE")]
+    pub safe_storage_password_file: Option<PathBuf>,
+
+    /// The operating system whose app wrote the file [default: this one].
+    /// It decides what v10 means and where keys are looked up.
+    #[arg(long, value_enum, value_name = "OS")]
+    pub platform: Option<PlatformArg>,
+
+    /// Windows: the app's Local State file [default: next to PATH].
+    #[arg(long, value_name = "FILE")]
+    pub local_state: Option<PathBuf>,
+
+    /// Decode, decrypt and compare, report, and change nothing.
+    #[arg(long, conflicts_with = "remove_legacy")]
+    pub dry_run: bool,
+
+    /// Replace values the vault already holds with the legacy ones when
+    /// they differ (default: keep the vault's and report "kept").
+    #[arg(long)]
+    pub overwrite: bool,
+
+    /// When every value is in the vault (re-read and verified), overwrite
+    /// the legacy file with zeros and delete it. Nothing is removed if any
+    /// key failed or was kept.
+    #[arg(long)]
+    pub remove_legacy: bool,
+}
+
+/// The OS that wrote a credentials.json.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlatformArg {
+    /// Linux (v10: built-in key; v11: Secret Service / KWallet password).
+    Linux,
+    /// macOS (v10: Keychain password, 1003 PBKDF2 iterations).
+    Macos,
+    /// Windows (v10: AES-256-GCM, key in Local State under DPAPI).
+    Windows,
+}
+
+impl PlatformArg {
+    /// The library's platform.
+    pub fn platform(self) -> credvault::legacy::Platform {
+        match self {
+            PlatformArg::Linux => credvault::legacy::Platform::Linux,
+            PlatformArg::Macos => credvault::legacy::Platform::Macos,
+            PlatformArg::Windows => credvault::legacy::Platform::Windows,
+        }
+    }
+}
+
+/// Arguments of `migrate-env`.
+#[derive(Debug, Args)]
+pub struct MigrateEnvArgs {
+    /// Which variables go to which keys [default: the app's six].
+    #[arg(value_name = "VAR=key", value_parser = parse_mapping)]
+    pub mappings: Vec<(String, String)>,
+
+    /// Replace a different value already in the vault.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// Arguments of `exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Set environment variable VAR to the value of key (repeatable).
+    #[arg(long = "env", value_name = "VAR=key", required = true, value_parser = parse_mapping)]
+    pub env: Vec<(String, String)>,
+
+    /// The program and its arguments, after --.
+    #[arg(
+        value_name = "CMD",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<OsString>,
+}
+
+/// Parses `VAR=key`.
+fn parse_mapping(s: &str) -> Result<(String, String), String> {
+    let (var, key) = s
+        .split_once('=')
+        .ok_or_else(|| "expected VAR=key, e.g. PGPASSWORD=postgresql.password".to_owned())?;
+    let var = parse_var_name(var)?;
+    if key.is_empty() {
+        return Err("the key after = is empty".to_owned());
+    }
+    Ok((var, key.to_owned()))
+}
+
+/// An environment variable name: not empty, no `=`, no NUL.
+fn parse_var_name(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.contains(['=', '\0']) {
+        return Err("not an environment variable name".to_owned());
+    }
+    Ok(s.to_owned())
 }
 
 /// A single key name.

@@ -23,6 +23,14 @@ pub enum Exit {
     /// File system: no vault yet, already exists, permission, disk full,
     /// lock timeout.
     FileSystem = 5,
+    /// A legacy migration left something behind: a legacy file or value
+    /// could not be read, decrypted or migrated (import-legacy,
+    /// migrate-env, get --config).
+    Incomplete = 6,
+    /// exec: the program exists but cannot be run (as env(1)).
+    CannotExecute = 126,
+    /// exec: the program was not found (as env(1)).
+    CommandNotFound = 127,
 }
 
 impl Exit {
@@ -40,6 +48,9 @@ impl Exit {
             Exit::Unlock => "unlock",
             Exit::Unreadable => "unreadable",
             Exit::FileSystem => "file_system",
+            Exit::Incomplete => "incomplete",
+            Exit::CannotExecute => "cannot_execute",
+            Exit::CommandNotFound => "command_not_found",
         }
     }
 }
@@ -119,6 +130,17 @@ impl From<VaultError> for CliError {
             VaultError::NoSuchSlot(_) | VaultError::LastSlot | VaultError::TooManySlots(_) => {
                 (Exit::Usage, None)
             }
+            // The OS keychain refused to store a keychain slot's key.
+            VaultError::Keychain(_) => (Exit::Unlock, Some(HINT_KEYCHAIN_WRITE)),
+            VaultError::NoPortableSlot => (
+                Exit::Usage,
+                Some("give the backup a passphrase of its own (--backup-passphrase-file FILE or --backup-passphrase), or add one to the vault (`credvault slot add passphrase`, `credvault recovery rotate`)"),
+            ),
+            VaultError::SlotsUnavailable(_) => (
+                Exit::Unlock,
+                Some("give the missing credentials (the passphrase, an unlocked keychain, --recovery-file with --keep-recovery-code), or pass --drop-unavailable to remove those slots; nothing was changed"),
+            ),
+            VaultError::WrongSlotType { .. } => (Exit::Usage, None),
             // A variant added to the library later: report it as a failure
             // of the environment rather than guess at a more specific code.
             _ => (Exit::FileSystem, None),
@@ -154,6 +176,7 @@ fn unlock_hint(e: &UnlockError) -> Option<&'static str> {
         UnlockError::WrongKeyOrTampered => Some(HINT_PASSPHRASE),
         UnlockError::NoCredentials { .. } => Some(HINT_NO_SOURCE),
         UnlockError::NoUsableSlot => Some("upgrade credvault to open this vault"),
+        UnlockError::Keychain(_) => Some(HINT_KEYCHAIN_OPEN),
         _ => None,
     }
 }
@@ -168,9 +191,32 @@ fn store_hint(e: &StoreError) -> Option<&'static str> {
         StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
             Some("check the permissions of the vault file and its directory")
         }
+        // Before the rename (every step but the directory fsync) a failed
+        // save leaves the old vault in place (FORMAT.md §7).
+        StoreError::Io { op, source, .. }
+            if *op != "fsync directory"
+                && matches!(
+                    source.kind(),
+                    std::io::ErrorKind::StorageFull
+                        | std::io::ErrorKind::FileTooLarge
+                        | std::io::ErrorKind::QuotaExceeded
+                ) =>
+        {
+            Some(HINT_FULL)
+        }
         _ => None,
     }
 }
+
+/// For a save that ran out of space or hit a file-size limit.
+const HINT_FULL: &str =
+    "the vault was left as it was; free some space (or raise the file-size limit) and run the command again";
+
+/// For a keychain-only vault whose keychain is locked, unreachable or
+/// lacks the vault's item.
+const HINT_KEYCHAIN_OPEN: &str = "unlock the OS keychain, or run where it is reachable; a vault with only keychain slots opens nowhere else (add a passphrase slot with `credvault slot add passphrase` while it opens)";
+/// For a keychain that refused to store a new slot's key.
+const HINT_KEYCHAIN_WRITE: &str = "unlock the OS keychain and try again; nothing was written";
 
 /// Names the passphrase sources; used when none is available.
 pub const HINT_NO_SOURCE: &str =
@@ -198,12 +244,32 @@ mod tests {
                 Exit::FileSystem,
             ),
             (VaultError::ValueTooLarge { len: 9, max: 8 }, Exit::Usage),
+            (VaultError::LastSlot, Exit::Usage),
+            (
+                UnlockError::Keychain("the OS keychain is locked or refused access".into()).into(),
+                Exit::Unlock,
+            ),
+            (credvault::KeychainError::Locked.into(), Exit::Unlock),
             (credvault::NameError::Character.into(), Exit::Usage),
         ];
         for (e, want) in cases {
             let shown = e.to_string();
             let cli = CliError::from(e);
             assert_eq!(cli.exit(), want, "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_full_disk_is_a_file_system_error_with_a_hint() {
+        for errno in [28, 27] {
+            // ENOSPC, EFBIG (RLIMIT_FSIZE with SIGXFSZ ignored)
+            let e = CliError::from(VaultError::from(StoreError::Io {
+                op: "write",
+                path: PathBuf::from(".v.tmp"),
+                source: std::io::Error::from_raw_os_error(errno),
+            }));
+            assert_eq!(e.exit(), Exit::FileSystem);
+            assert!(e.hint().unwrap().contains("left as it was"), "{errno}");
         }
     }
 

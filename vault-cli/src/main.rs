@@ -7,10 +7,12 @@
 
 mod cli;
 mod commands;
+mod duration;
 mod exit;
 mod harden;
 mod output;
 mod passphrase;
+mod recovery;
 mod unlock;
 
 use std::ffi::OsString;

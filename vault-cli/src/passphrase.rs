@@ -17,6 +17,10 @@ use crate::output::sanitize;
 /// The environment variable holding the passphrase.
 pub const ENV_PASSPHRASE: &str = "CREDVAULT_PASSPHRASE";
 
+/// The environment variable holding a new passphrase (`slot add
+/// passphrase`).
+pub const ENV_NEW_PASSPHRASE: &str = "CREDVAULT_NEW_PASSPHRASE";
+
 /// Largest passphrase file read, in bytes.
 const MAX_FILE_LEN: u64 = 64 * 1024;
 
@@ -37,6 +41,10 @@ pub enum Confirm {
     Once,
     /// Creating a vault: ask twice and compare.
     Twice,
+    /// A new passphrase for another slot (`slot add passphrase`): asked
+    /// twice as "New passphrase"; the sources are
+    /// [`Source::resolve_new`]'s.
+    New,
 }
 
 impl Source {
@@ -50,6 +58,26 @@ impl Source {
             Some(value) if !value.is_empty() => Source::Env(os_bytes(value)),
             _ => Source::Prompt,
         }
+    }
+
+    /// Picks the source of a *new* passphrase (`slot add passphrase`):
+    /// `--new-passphrase-file` if given, else a non-empty
+    /// `CREDVAULT_NEW_PASSPHRASE`, else the prompt. Read it with
+    /// [`Confirm::New`].
+    pub fn resolve_new(file: Option<PathBuf>) -> Source {
+        if let Some(path) = file {
+            return Source::File(path);
+        }
+        match std::env::var_os(ENV_NEW_PASSPHRASE) {
+            Some(value) if !value.is_empty() => Source::Env(os_bytes(value)),
+            _ => Source::Prompt,
+        }
+    }
+
+    /// Whether the passphrase was given explicitly (a file or the
+    /// environment) rather than left to a prompt.
+    pub fn is_explicit(&self) -> bool {
+        !matches!(self, Source::Prompt)
     }
 
     /// Reads the passphrase from the source.
@@ -108,6 +136,17 @@ pub fn strip_one_newline(bytes: &mut Vec<u8>) {
 
 fn prompt(confirm: Confirm) -> Result<Passphrase, CliError> {
     if !interactive() {
+        if confirm == Confirm::New {
+            return Err(CliError::new(
+                Exit::Unlock,
+                format!(
+                    "no new passphrase: --new-passphrase-file not given, {ENV_NEW_PASSPHRASE} not set, and no terminal to prompt on"
+                ),
+            )
+            .with_hint(format!(
+                "pass --new-passphrase-file PATH or set {ENV_NEW_PASSPHRASE}, or run on a terminal to be prompted"
+            )));
+        }
         return Err(CliError::new(
             Exit::Unlock,
             format!(
@@ -116,9 +155,13 @@ fn prompt(confirm: Confirm) -> Result<Passphrase, CliError> {
         )
         .with_hint(HINT_NO_SOURCE));
     }
-    let first = ask_passphrase("Passphrase: ")?;
-    if confirm == Confirm::Twice {
-        let second = ask_passphrase("Repeat passphrase: ")?;
+    let (first, repeat) = match confirm {
+        Confirm::New => ("New passphrase: ", "Repeat new passphrase: "),
+        _ => ("Passphrase: ", "Repeat passphrase: "),
+    };
+    let first = ask_passphrase(first)?;
+    if confirm != Confirm::Once {
+        let second = ask_passphrase(repeat)?;
         if !same(first.as_bytes(), second.as_bytes()) {
             return Err(CliError::usage("the passphrases do not match"));
         }
@@ -144,7 +187,7 @@ fn ask_passphrase(prompt: &str) -> Result<Zeroizing<String>, CliError> {
 
 /// Whether a person can be prompted: stdin or stderr is a terminal. The
 /// prompt itself reads and writes the controlling terminal (/dev/tty).
-fn interactive() -> bool {
+pub fn interactive() -> bool {
     std::io::stdin().is_terminal() || std::io::stderr().is_terminal()
 }
 

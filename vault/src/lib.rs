@@ -10,13 +10,25 @@
 //! [`store`] (the only file-system code: lock, atomic replace) and
 //! [`Vault`] (the engine).
 //!
-//! Cargo features, both on by default:
+//! Portability: [`Vault::write_backup`] writes a backup with the portable
+//! slots only, [`Verified`] checks any vault file end to end and puts it
+//! back ([`Verified::restore_to`], [`Verified::undo_to`] with the
+//! generations of [`store::generations`]), [`Vault::rewrap_slot`] and
+//! [`Vault::rekey`] are the two ways to change keys (FORMAT.md §9), and
+//! [`slots::recovery_code`] is the human form of a recovery key.
+//!
+//! Cargo features, all on by default:
 //!
 //! - `keychain`: the OS keychain behind keychain slots (`slots::keychain`:
 //!   Secret Service on Linux, Keychain on macOS, Credential Manager on
 //!   Windows), `Vault::create_with_keychain` and friends.
 //! - `session` (Linux only): a timed cache of unlocked data keys in the
 //!   kernel keyring (`session`).
+//! - `legacy`: migration from the desktop app's `credentials.json`
+//!   (`legacy`: `plain:` and Electron safeStorage / Chromium OSCrypt `enc:`
+//!   values) and `service`, a facade with the app's service API
+//!   (`store`, `retrieve`, ..., `get_with_fallback`). With `keychain` it
+//!   also finds the app's safeStorage password in the OS keyring.
 //!
 //! ```
 //! use credvault::{KdfParams, KeyName, NewSlot, Passphrase, PassphraseUnlocker, SecretValue, Vault};
@@ -39,15 +51,23 @@
 //! # }
 //! ```
 
-#![forbid(unsafe_code)]
+// No unsafe code, except the one Windows DPAPI call in `legacy::dpapi`,
+// which allows it for itself alone.
+#![cfg_attr(not(all(windows, feature = "legacy")), forbid(unsafe_code))]
+#![cfg_attr(all(windows, feature = "legacy"), deny(unsafe_code))]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod crypto;
 pub mod format;
+#[cfg(feature = "legacy")]
+pub mod legacy;
+#[cfg(feature = "legacy")]
+pub mod service;
 #[cfg(all(feature = "session", target_os = "linux"))]
 pub mod session;
 pub mod slots;
+mod snapshot;
 pub mod store;
 mod vault;
 
@@ -55,11 +75,17 @@ pub use crypto::{ExcessiveWork, KdfLimits, Passphrase, SecretKey, SecretValue};
 pub use format::{FormatError, KdfParams, KeyName, Kind, Metadata, NameError};
 #[cfg(feature = "keychain")]
 pub use slots::keychain::{Keychain, KeychainError, KeychainUnlocker};
+pub use slots::recovery_code::RecoveryCodeError;
 pub use slots::{PassphraseUnlocker, RecoveryKey, Unlocker};
+pub use snapshot::{open_bytes, Snapshot};
 pub use store::StoreError;
 #[cfg(feature = "keychain")]
 pub use vault::KeychainCleanup;
 pub use vault::{
     keychain_account, seal_file, seal_value, unlock, value_key, Committed, NewSlot, OpenOptions,
     SetOptions, Transaction, UnlockError, Vault, VaultError, KEYCHAIN_SERVICE,
+};
+pub use vault::{
+    Backup, BackupOptions, RekeyOptions, Rekeyed, RekeyedSlot, Restored, SlotRef, UnavailableSlot,
+    Verified,
 };

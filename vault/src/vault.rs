@@ -2,6 +2,7 @@
 //! locked, atomic saves that re-read the file first (FORMAT.md §7).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::crypto::{self, ExcessiveWork, KdfLimits, Passphrase, SecretKey, SecretValue};
@@ -10,7 +11,14 @@ use crate::format::{
 };
 use crate::format::{SealedValue, Slot, SlotKind};
 use crate::slots::{self, RecoveryKey, Unlocker};
-use crate::store::{self, StoreError, VaultLock};
+use crate::store::{self, generations, FaultInjector, StoreError, VaultLock};
+
+// Backups, verification and restore; rewrap and rekey. Child modules, so
+// they reach the engine's private parts.
+mod backup;
+mod rekey;
+pub use backup::{Backup, BackupOptions, Restored, SlotRef, Verified};
+pub use rekey::{RekeyOptions, Rekeyed, RekeyedSlot, UnavailableSlot};
 
 #[cfg(feature = "keychain")]
 use crate::slots::keychain::{self, Keychain, KeychainError};
@@ -99,15 +107,40 @@ pub enum VaultError {
     #[cfg(feature = "keychain")]
     #[error("keychain: {0}")]
     Keychain(#[from] KeychainError),
+    /// A backup would have no passphrase or recovery slot, so nothing could
+    /// open it on another machine.
+    #[error(
+        "the backup would have no passphrase or recovery slot: no other machine could open it"
+    )]
+    NoPortableSlot,
+    /// A rekey cannot wrap the new data key for these slots: their
+    /// credential is not available (nothing was changed).
+    #[error("cannot wrap the new data key for {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    SlotsUnavailable(Vec<UnavailableSlot>),
+    /// The slot is not of the type the operation needs.
+    #[error("slot {id} is not a {expected} slot")]
+    WrongSlotType {
+        /// The slot id.
+        id: u32,
+        /// The type needed.
+        expected: &'static str,
+    },
 }
 
 /// Options for opening a vault.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct OpenOptions {
     /// The most Argon2id work accepted from the file.
     pub kdf_limits: KdfLimits,
     /// How long a save waits for another writer's lock.
     pub lock_timeout: Duration,
+    /// Fails storage steps on purpose (tests of crashes and full disks);
+    /// `None`, the default, in real use.
+    pub fault_injector: Option<Arc<dyn FaultInjector>>,
+    /// How many earlier versions every save keeps beside the vault as
+    /// `<vault>.1` (newest) … `<vault>.N` ([`generations`]); 0 keeps none.
+    /// Default [`generations::DEFAULT_GENERATIONS`] (3).
+    pub generations: usize,
 }
 
 impl Default for OpenOptions {
@@ -115,19 +148,32 @@ impl Default for OpenOptions {
         OpenOptions {
             kdf_limits: KdfLimits::default(),
             lock_timeout: Duration::from_secs(10),
+            fault_injector: None,
+            generations: generations::DEFAULT_GENERATIONS,
         }
     }
 }
 
+impl std::fmt::Debug for OpenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenOptions")
+            .field("kdf_limits", &self.kdf_limits)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("fault_injector", &self.fault_injector.is_some())
+            .field("generations", &self.generations)
+            .finish()
+    }
+}
+
 /// The data key and the subkeys derived from it (FORMAT.md §4.7).
-struct Keys {
-    dek: SecretKey,
+pub(crate) struct Keys {
+    pub(crate) dek: SecretKey,
     body: SecretKey,
-    value: SecretKey,
+    pub(crate) value: SecretKey,
 }
 
 impl Keys {
-    fn derive(dek: SecretKey, vault_id: &[u8; 16]) -> Keys {
+    pub(crate) fn derive(dek: SecretKey, vault_id: &[u8; 16]) -> Keys {
         let body = crypto::hkdf(dek.expose(), vault_id, BODY_INFO);
         let value = crypto::hkdf(dek.expose(), vault_id, VALUE_INFO);
         Keys { dek, body, value }
@@ -153,7 +199,7 @@ pub fn seal_file(header: &mut Header, minor: u8, body: &Body, dek: &SecretKey) -
 }
 
 /// Decrypts and decodes the body of a parsed file with the data key.
-fn open_body(parsed: &format::ParsedFile<'_>, keys: &Keys) -> Result<Body, VaultError> {
+pub(crate) fn open_body(parsed: &format::ParsedFile<'_>, keys: &Keys) -> Result<Body, VaultError> {
     let plain = crypto::open(
         &keys.body,
         &parsed.header.body_nonce,
@@ -176,6 +222,21 @@ pub fn seal_value(
     // nonce + tag + value within MAX_VALUE_LEN (checked by callers).
     #[allow(clippy::expect_used)]
     SealedValue::new(sealed).expect("value length checked before sealing")
+}
+
+/// Opens the sealed value of `entry`, named `name` (FORMAT.md §5.3).
+pub(crate) fn unseal(
+    value_key: &SecretKey,
+    name: &KeyName,
+    entry: &Entry,
+) -> Result<SecretValue, VaultError> {
+    let sealed = entry.value.as_bytes();
+    let (nonce, ct) = sealed.split_at(format::NONCE_LEN);
+    // split_at of a SealedValue (>= 40 bytes) leaves exactly 24 bytes.
+    let nonce: [u8; 24] = nonce.try_into().map_err(|_| VaultError::Tampered)?;
+    let plain =
+        crypto::open(value_key, &nonce, &value_aad(name), ct).map_err(|_| VaultError::Tampered)?;
+    Ok(SecretValue::from(plain))
 }
 
 fn value_aad(name: &KeyName) -> Vec<u8> {
@@ -281,8 +342,24 @@ impl Vault {
         first: NewSlot<'_>,
         options: OpenOptions,
     ) -> Result<Vault, VaultError> {
+        Self::create_with_slots(path, vec![first], options)
+    }
+
+    /// Creates a new vault at `path` with `slots` (ids 1, 2, ...), in one
+    /// write. Fails like [`Vault::create`]; `slots` must not be empty.
+    pub fn create_with_slots(
+        path: &Path,
+        slots: Vec<NewSlot<'_>>,
+        options: OpenOptions,
+    ) -> Result<Vault, VaultError> {
+        if slots.is_empty() || slots.len() > limits::MAX_SLOTS {
+            return Err(VaultError::TooManySlots(limits::MAX_SLOTS));
+        }
         Self::create_inner(path, options, |vault_id, dek| {
-            build_slot(1, vault_id, dek, first)
+            (1u32..)
+                .zip(slots)
+                .map(|(id, slot)| build_slot(id, vault_id, dek, slot))
+                .collect()
         })
     }
 
@@ -302,6 +379,21 @@ impl Vault {
         keychain: &Keychain,
         options: OpenOptions,
     ) -> Result<Vault, VaultError> {
+        Self::create_with_keychain_and(path, keychain, Vec::new(), options)
+    }
+
+    /// [`Vault::create_with_keychain`] with `more` slots after the keychain
+    /// slot (ids 2, 3, ...), in the same write.
+    #[cfg(feature = "keychain")]
+    pub fn create_with_keychain_and(
+        path: &Path,
+        keychain: &Keychain,
+        more: Vec<NewSlot<'_>>,
+        options: OpenOptions,
+    ) -> Result<Vault, VaultError> {
+        if more.len() >= limits::MAX_SLOTS {
+            return Err(VaultError::TooManySlots(limits::MAX_SLOTS));
+        }
         let mut stored: Option<String> = None;
         let created = Self::create_inner(path, options, |vault_id, dek| {
             let account = keychain::account_name(vault_id, 1);
@@ -318,7 +410,11 @@ impl Vault {
                 },
             )?;
             stored = Some(account);
-            Ok(slot)
+            let mut all = vec![slot];
+            for (id, new) in (2u32..).zip(more) {
+                all.push(build_slot(id, vault_id, dek, new)?);
+            }
+            Ok(all)
         });
         if let (Err(_), Some(account)) = (&created, stored) {
             // Best effort: the vault was never written, so the item is
@@ -328,31 +424,32 @@ impl Vault {
         created
     }
 
-    /// Creates the file under the lock; `first` builds slot 1 from the new
-    /// vault id and data key.
+    /// Creates the file under the lock; `first` builds the slots (ids 1,
+    /// 2, ...) from the new vault id and data key.
     fn create_inner(
         path: &Path,
         options: OpenOptions,
-        first: impl FnOnce(&[u8; 16], &SecretKey) -> Result<Slot, VaultError>,
+        first: impl FnOnce(&[u8; 16], &SecretKey) -> Result<Vec<Slot>, VaultError>,
     ) -> Result<Vault, VaultError> {
         store::ensure_dir(path)?;
-        let _lock = VaultLock::acquire(path, options.lock_timeout)?;
+        let faults = options.fault_injector.as_deref();
+        let _lock = VaultLock::acquire_with(path, options.lock_timeout, faults)?;
         if store::exists(path)? {
             return Err(StoreError::AlreadyExists(path.to_owned()).into());
         }
         let vault_id = crypto::random_array::<16>();
         let keys = Keys::derive(SecretKey::random(), &vault_id);
-        let slot = first(&vault_id, &keys.dek)?;
+        let slots = first(&vault_id, &keys.dek)?;
         let mut header = Header {
             vault_id,
             save_counter: 1,
             body_nonce: crypto::random_array(),
             body_len: 0,
-            slots: vec![slot],
+            slots,
         };
         let body = Body::default();
         let bytes = seal_file(&mut header, format::MINOR_VERSION, &body, &keys.dek);
-        store::create_new(path, &bytes)?;
+        store::create_new_with(path, &bytes, faults)?;
         Ok(Vault {
             path: path.to_owned(),
             minor: format::MINOR_VERSION,
@@ -376,14 +473,12 @@ impl Vault {
         options: OpenOptions,
     ) -> Result<Vault, VaultError> {
         let bytes = read_file(path)?;
-        let parsed = format::parse_file(&bytes)?;
-        let (dek, unlocked_by) = unlock(&parsed.header, unlocker, &options.kdf_limits)?;
-        let keys = Keys::derive(dek, &parsed.header.vault_id);
-        let body = open_body(&parsed, &keys)?;
+        let snapshot = crate::snapshot::open_bytes(&bytes, unlocker, &options)?;
+        let (minor, header, body, keys, unlocked_by) = snapshot.into_parts();
         Ok(Vault {
             path: path.to_owned(),
-            minor: parsed.prefix.minor,
-            header: parsed.header,
+            minor,
+            header,
             body,
             keys,
             unlocked_by,
@@ -463,16 +558,11 @@ impl Vault {
 
     /// Unseals and returns the value of `name`, or `None`.
     pub fn get(&self, name: &KeyName) -> Result<Option<SecretValue>, VaultError> {
-        let Some(entry) = self.body.entries.get(name) else {
-            return Ok(None);
-        };
-        let sealed = entry.value.as_bytes();
-        let (nonce, ct) = sealed.split_at(format::NONCE_LEN);
-        // split_at of a SealedValue (>= 40 bytes) leaves exactly 24 bytes.
-        let nonce: [u8; 24] = nonce.try_into().map_err(|_| VaultError::Tampered)?;
-        let plain = crypto::open(&self.keys.value, &nonce, &value_aad(name), ct)
-            .map_err(|_| VaultError::Tampered)?;
-        Ok(Some(SecretValue::from(plain)))
+        self.body
+            .entries
+            .get(name)
+            .map(|entry| unseal(&self.keys.value, name, entry))
+            .transpose()
     }
 
     /// Names of live entries, sorted, optionally only those starting with
@@ -636,7 +726,8 @@ impl Vault {
             &SecretKey,
         ) -> Result<(T, bool), VaultError>,
     ) -> Result<T, VaultError> {
-        let _lock = VaultLock::acquire(&self.path, self.options.lock_timeout)?;
+        let faults = self.options.fault_injector.as_deref();
+        let _lock = VaultLock::acquire_with(&self.path, self.options.lock_timeout, faults)?;
         let (mut header, minor, mut body) = self.read_fresh()?;
         let vault_id = header.vault_id;
         let (out, changed) = change(&vault_id, &mut header, &mut body, &self.keys.dek)?;
@@ -657,7 +748,7 @@ impl Vault {
                 }
                 .into());
             }
-            store::replace(&self.path, &bytes)?;
+            generations::replace_keeping(&self.path, &bytes, self.options.generations, faults)?;
             self.minor = minor;
         }
         self.header = header;

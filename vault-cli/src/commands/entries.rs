@@ -8,9 +8,9 @@ use credvault::{KeyName, SecretValue};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::cli::SetArgs;
+use crate::cli::{GetArgs, SetArgs};
 use crate::exit::{CliError, Exit};
-use crate::output::{print, print_json, print_secret_json, write_stdout, Format};
+use crate::output::{note, print, print_json, print_secret_json, write_stdout, Format};
 use crate::passphrase::{ask, same, strip_one_newline};
 use crate::unlock::Context;
 
@@ -104,11 +104,23 @@ fn read_stdin(max: usize) -> Result<Zeroizing<Vec<u8>>, CliError> {
     Ok(buf)
 }
 
-/// `get KEY`: the value and one newline on stdout.
-pub fn get(key: &str, context: &Context, format: Format) -> Result<Exit, Failure> {
-    let key = KeyName::new(key)?;
-    let vault = context.open()?;
-    let value = vault.get(&key)?.ok_or_else(|| CliError::not_found(&key))?;
+/// `get KEY [--env VAR] [--config FILE]`: the value and one newline on
+/// stdout. With `--env`/`--config` the fallback chain answers (see
+/// `fallback`) and says which source did.
+pub fn get(args: &GetArgs, context: &Context, format: Format) -> Result<Exit, Failure> {
+    let key = KeyName::new(&args.key)?;
+    let (value, source) = if args.env.is_some() || args.config.is_some() {
+        let found = super::fallback::find(&key, args, context)?;
+        (found.value, Some(found.source))
+    } else {
+        let vault = context.open()?;
+        let value = vault.get(&key)?.ok_or_else(|| CliError::not_found(&key))?;
+        (value, None)
+    };
+    if let (Format::Text, Some(source)) = (format, &source) {
+        note(&super::fallback::describe(&key, source));
+    }
+    let (source_kind, source_env, source_config) = super::fallback::json_fields(source.as_ref());
     match format {
         Format::Text => {
             let mut out = Zeroizing::new(Vec::with_capacity(value.len() + 1));
@@ -123,6 +135,12 @@ pub fn get(key: &str, context: &Context, format: Format) -> Result<Exit, Failure
                 value: Option<&'a str>,
                 #[serde(skip_serializing_if = "Option::is_none")]
                 value_base64: Option<&'a str>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                source: Option<&'static str>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                env: Option<&'a str>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                config: Option<&'a str>,
             }
             // Worst case JSON escaping is 6 bytes per byte (\u00XX).
             let capacity = 6 * (value.len() + key.as_str().len()) + 64;
@@ -132,6 +150,9 @@ pub fn get(key: &str, context: &Context, format: Format) -> Result<Exit, Failure
                         key: key.as_str(),
                         value: Some(text),
                         value_base64: None,
+                        source: source_kind,
+                        env: source_env,
+                        config: source_config.as_deref(),
                     },
                     capacity,
                 )?,
@@ -144,6 +165,9 @@ pub fn get(key: &str, context: &Context, format: Format) -> Result<Exit, Failure
                             key: key.as_str(),
                             value: None,
                             value_base64: Some(&b64),
+                            source: source_kind,
+                            env: source_env,
+                            config: source_config.as_deref(),
                         },
                         capacity,
                     )?;

@@ -1,16 +1,29 @@
 //! `init`: create a vault. Never touches an existing file.
+//!
+//! The backend is chosen by [`Backend::choose`]: a keychain slot when the
+//! OS keychain is reachable and writable (and `--no-keychain` is absent),
+//! otherwise a passphrase slot from the usual sources; with neither, exit 3
+//! and nothing is created. A keychain vault also gets a passphrase slot
+//! when a passphrase is given explicitly (`--passphrase-file`,
+//! `CREDVAULT_PASSPHRASE`); on a terminal it asks for none.
+//!
+//! Unless `--no-recovery`, the vault also gets a recovery slot, and its
+//! recovery code is printed once (stdout; `recovery_code` with `--json`).
+//! All slots are written in the one write that creates the file.
 
 use std::time::Duration;
 
 use credvault::crypto::kdf::calibrate;
-use credvault::{store, KdfParams, NewSlot, Vault};
+use credvault::format::SlotKind;
+use credvault::{store, KdfParams, NewSlot, Passphrase, RecoveryKey, Vault};
 use serde::Serialize;
 
-use crate::cli::InitArgs;
+use crate::cli::{InitArgs, KdfArgs};
 use crate::exit::{CliError, Exit};
-use crate::output::{note, print_json, warn, Format};
-use crate::passphrase::Confirm;
-use crate::unlock::{Backend, Context};
+use crate::output::{note, print_secret_json, warn, Format};
+use crate::passphrase::{self, Confirm, Source};
+use crate::recovery;
+use crate::unlock::{keychain_detail, Backend, Context};
 
 use super::kdf::{describe, weak_warning, KdfJson};
 use super::Failure;
@@ -19,6 +32,9 @@ use super::Failure;
 const CALIBRATION_TARGET: Duration = Duration::from_millis(750);
 /// Calibration never picks more memory than this.
 const CALIBRATION_MAX_MEMORY_KIB: u32 = 256 * 1024;
+
+/// The warning for a vault only this machine's keychain opens.
+pub const KEYCHAIN_ONLY: &str = "the vault opens only with this machine's OS keychain: a copy or backup cannot be opened elsewhere; add a portable passphrase slot with `credvault slot add passphrase`";
 
 /// Runs `init`.
 pub fn run(args: &InitArgs, context: &Context, format: Format) -> Result<Exit, Failure> {
@@ -31,67 +47,233 @@ pub fn run(args: &InitArgs, context: &Context, format: Format) -> Result<Exit, F
         );
     }
     let backend = Backend::choose(context);
-    let Created { kdf, calibrated } = match backend {
-        Backend::Passphrase => create_with_passphrase(args, context, path)?,
+    let keychain_error = match &backend {
+        Backend::Passphrase { keychain_unusable } => keychain_unusable.clone(),
+        Backend::Keychain(_) => None,
     };
-    if kdf.is_weak() {
-        warn(&weak_warning(&kdf));
+    let mut warnings = Vec::new();
+    let recovery_key = (!args.no_recovery).then(RecoveryKey::generate);
+
+    // Every credential is read, and the KDF calibrated, before anything
+    // is written.
+    let (vault, kdf) = match &backend {
+        Backend::Keychain(keychain) => {
+            let portable = if context.passphrase.is_explicit() {
+                Some(NewPassphraseSlot::read(args, context, None)?)
+            } else {
+                if args.kdf.kdf_memory_mib.is_some() {
+                    warnings.push("the --kdf-* options apply to a passphrase slot, and none was made (no --passphrase-file or CREDVAULT_PASSPHRASE)".to_owned());
+                }
+                if recovery_key.is_none() {
+                    warnings.push(KEYCHAIN_ONLY.to_owned());
+                }
+                None
+            };
+            let mut more = Vec::new();
+            if let Some(slot) = &portable {
+                more.push(NewSlot::Passphrase(&slot.passphrase, slot.kdf));
+            }
+            if let Some(key) = &recovery_key {
+                more.push(NewSlot::Recovery(key));
+            }
+            let vault =
+                Vault::create_with_keychain_and(path, keychain, more, context.open_options())?;
+            (vault, portable.map(|slot| (slot.kdf, slot.calibrated)))
+        }
+        Backend::Passphrase { keychain_unusable } => {
+            let slot = NewPassphraseSlot::read(args, context, keychain_unusable.as_deref())?;
+            let mut slots = vec![NewSlot::Passphrase(&slot.passphrase, slot.kdf)];
+            if let Some(key) = &recovery_key {
+                slots.push(NewSlot::Recovery(key));
+            }
+            let vault = Vault::create_with_slots(path, slots, context.open_options())?;
+            if let Some(reason) = keychain_unusable {
+                warnings.push(format!(
+                    "no OS keychain is usable: the vault is protected by its passphrase only ({})",
+                    keychain_detail(reason)
+                ));
+            }
+            (vault, Some((slot.kdf, slot.calibrated)))
+        }
+    };
+    if let Some((kdf, _)) = &kdf {
+        if kdf.is_weak() {
+            warnings.insert(0, weak_warning(kdf));
+        }
+    }
+    for w in &warnings {
+        warn(w);
     }
 
+    let keychain_item = vault.slots().iter().find_map(|s| match &s.kind {
+        SlotKind::Keychain(k) => Some(KeychainItem {
+            service: k.service.clone(),
+            account: k.account.clone(),
+        }),
+        _ => None,
+    });
+    let recovery_slot = vault
+        .slots()
+        .iter()
+        .find(|s| matches!(s.kind, SlotKind::Recovery(_)))
+        .map(|s| s.id);
     match format {
         Format::Text => {
-            if let Some(took) = calibrated {
+            if let Some((kdf, Some(took))) = &kdf {
                 note(&format!(
                     "Argon2id calibrated on this machine: {} ({:.2} s per unlock)",
-                    describe(&kdf),
+                    describe(kdf),
                     took.as_secs_f64()
                 ));
             }
+            let protection = match (&keychain_item, &kdf) {
+                (Some(item), Some(_)) => format!(
+                    "the OS keychain (service \"{}\", account \"{}\") and a passphrase",
+                    item.service, item.account
+                ),
+                (Some(item), None) => format!(
+                    "the OS keychain (service \"{}\", account \"{}\"); no passphrase needed on this machine",
+                    item.service, item.account
+                ),
+                _ => "a passphrase".to_owned(),
+            };
+            let recovery_note = if recovery_key.is_some() {
+                ", and a recovery code (below)"
+            } else {
+                ""
+            };
             note(&format!(
-                "created vault {} protected by a {}",
-                path.display(),
-                backend.name()
+                "created vault {} protected by {protection}{recovery_note}",
+                path.display()
             ));
+            if let (Some(key), Some(id)) = (&recovery_key, recovery_slot) {
+                recovery::show(key, id)?;
+            }
         }
         Format::Json => {
+            #[derive(Serialize)]
+            struct SlotBrief {
+                id: u32,
+                #[serde(rename = "type")]
+                kind: &'static str,
+            }
             #[derive(Serialize)]
             struct CreatedJson<'a> {
                 path: String,
                 created: bool,
                 backend: &'a str,
-                kdf: KdfJson,
+                slots: Vec<SlotBrief>,
+                keychain: Option<KeychainItem>,
+                keychain_error: Option<String>,
+                kdf: Option<KdfJson>,
                 calibration_ms: Option<u128>,
+                /// Shown only this once.
+                recovery_code: Option<&'a str>,
+                recovery_slot: Option<u32>,
+                warnings: Vec<String>,
             }
-            print_json(&CreatedJson {
-                path: path.display().to_string(),
-                created: true,
-                backend: backend.name(),
-                kdf: KdfJson::from(&kdf),
-                calibration_ms: calibrated.map(|d| d.as_millis()),
-            })?;
+            let code = recovery_key.as_ref().map(recovery::json_code);
+            print_secret_json(
+                &CreatedJson {
+                    path: path.display().to_string(),
+                    created: true,
+                    backend: backend.name(),
+                    slots: vault
+                        .slots()
+                        .iter()
+                        .map(|s| SlotBrief {
+                            id: s.id,
+                            kind: s.type_name(),
+                        })
+                        .collect(),
+                    keychain: keychain_item,
+                    keychain_error,
+                    kdf: kdf.as_ref().map(|(k, _)| KdfJson::from(k)),
+                    calibration_ms: kdf.and_then(|(_, took)| took).map(|d| d.as_millis()),
+                    recovery_code: code.as_deref().map(String::as_str),
+                    recovery_slot,
+                    warnings,
+                },
+                64 * 1024,
+            )?;
         }
     }
     Ok(Exit::Ok)
 }
 
-/// What `init` reports about the new vault's first slot.
-struct Created {
+#[derive(Serialize)]
+struct KeychainItem {
+    service: String,
+    account: String,
+}
+
+/// The passphrase slot of a new vault, ready to be written.
+struct NewPassphraseSlot {
+    passphrase: Passphrase,
     kdf: KdfParams,
     calibrated: Option<Duration>,
 }
 
-/// Creates the vault with a passphrase slot: asks for the passphrase
-/// (twice on a terminal), then picks or calibrates Argon2id parameters.
-fn create_with_passphrase(
-    args: &InitArgs,
+impl NewPassphraseSlot {
+    /// Reads the passphrase, then picks or calibrates the KDF parameters.
+    fn read(
+        args: &InitArgs,
+        context: &Context,
+        keychain_unusable: Option<&str>,
+    ) -> Result<NewPassphraseSlot, Failure> {
+        let passphrase = new_passphrase(context, keychain_unusable)?;
+        let (kdf, calibrated) = choose_kdf(&args.kdf)?;
+        Ok(NewPassphraseSlot {
+            passphrase,
+            kdf,
+            calibrated,
+        })
+    }
+}
+
+/// Reads the passphrase of a new vault (twice on a terminal). When the
+/// keychain was unusable, says so before a prompt, and names it in the
+/// error when there is no passphrase either.
+fn new_passphrase(
     context: &Context,
-    path: &std::path::Path,
-) -> Result<Created, Failure> {
-    let passphrase = context.passphrase.read(Confirm::Twice)?;
+    keychain_unusable: Option<&str>,
+) -> Result<Passphrase, Failure> {
+    let prompting = matches!(context.passphrase, Source::Prompt) && passphrase::interactive();
+    if let (true, Some(reason)) = (prompting, keychain_unusable) {
+        note(&format!(
+            "no OS keychain is usable ({}): protecting the vault with a passphrase",
+            keychain_detail(reason)
+        ));
+    }
+    let passphrase = context.passphrase.read(Confirm::Twice).map_err(|e| {
+        match (keychain_unusable, e.exit()) {
+            (Some(reason), Exit::Unlock) => {
+                let mut combined = CliError::new(
+                    Exit::Unlock,
+                    format!(
+                        "no OS keychain is usable ({}) and {}",
+                        keychain_detail(reason),
+                        e.message()
+                    ),
+                );
+                if let Some(hint) = e.hint() {
+                    combined = combined.with_hint(hint.to_owned());
+                }
+                combined
+            }
+            _ => e,
+        }
+    })?;
     if passphrase.expose().is_empty() {
         return Err(CliError::usage("refusing an empty passphrase").into());
     }
-    let (kdf, calibrated) = match (
+    Ok(passphrase)
+}
+
+/// The Argon2id parameters of a new passphrase slot: the three `--kdf-*`
+/// options, or calibrated on this machine (with the time it took).
+pub fn choose_kdf(args: &KdfArgs) -> Result<(KdfParams, Option<Duration>), CliError> {
+    match (
         args.kdf_memory_mib,
         args.kdf_iterations,
         args.kdf_parallelism,
@@ -99,18 +281,12 @@ fn create_with_passphrase(
         (Some(m), Some(t), Some(p)) => {
             let kdf = KdfParams::new(m.saturating_mul(1024), t, p)
                 .map_err(|e| CliError::usage(e.to_string()))?;
-            (kdf, None)
+            Ok((kdf, None))
         }
         // clap only accepts the three options together.
         _ => {
             let (kdf, took) = calibrate(CALIBRATION_TARGET, CALIBRATION_MAX_MEMORY_KIB);
-            (kdf, Some(took))
+            Ok((kdf, Some(took)))
         }
-    };
-    Vault::create_with(
-        path,
-        NewSlot::Passphrase(&passphrase, kdf),
-        context.open_options(),
-    )?;
-    Ok(Created { kdf, calibrated })
+    }
 }

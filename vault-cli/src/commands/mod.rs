@@ -1,10 +1,18 @@
 //! One module per command group. Each command returns the exit code of a
 //! success (`has` exits 1 when the key is absent) or a [`Failure`].
 
+mod backup;
 mod docs;
 mod entries;
+mod exec;
+mod export;
+mod fallback;
 mod init;
 mod kdf;
+mod legacy;
+mod rekey;
+mod session;
+mod slot;
 mod status;
 
 use credvault::VaultError;
@@ -55,11 +63,26 @@ pub fn run(command: &Command, context: &Context, format: Format) -> Result<Exit,
     match command {
         Command::Init(args) => init::run(args, context, format),
         Command::Set(args) => entries::set(args, context, format),
-        Command::Get(args) => entries::get(&args.key, context, format),
+        Command::Get(args) => entries::get(args, context, format),
         Command::Rm(args) => entries::rm(&args.key, context, format),
         Command::Has(args) => entries::has(&args.key, context, format),
         Command::Ls(args) => entries::ls(args.prefix.as_deref(), context, format),
-        Command::Status => status::run(context, format),
+        Command::Status(args) => status::run(args, context, format),
+        Command::Slot(command) => slot::run(command, context, format),
+        Command::Unlock(args) => session::unlock(args, context, format),
+        Command::Lock => session::lock(context, format),
+        Command::ImportLegacy(args) => legacy::import(args, context, format),
+        Command::MigrateEnv(args) => legacy::migrate_env(args, context, format),
+        Command::Exec(args) => exec::run(args, context),
+        Command::Backup(args) => backup::backup(args, context, format),
+        Command::Restore(args) => backup::restore(args, context, format),
+        Command::Undo => backup::undo(context, format),
+        Command::Verify(args) => backup::verify(args, context, format),
+        Command::Passwd(args) => rekey::passwd(args, context, format),
+        Command::Rekey(args) => rekey::rekey(args, context, format),
+        Command::Recovery(crate::cli::RecoveryCommand::Rotate) => rekey::rotate(context, format),
+        Command::Export(args) => export::export(args, context, format),
+        Command::Import(args) => export::import(args, context, format),
         Command::Completions(args) => docs::completions(args.shell),
         Command::Man => docs::man(),
     }

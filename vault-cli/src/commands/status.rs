@@ -1,13 +1,24 @@
-//! `status`: what the vault is and how it is protected. Never a value.
+//! `status` (and `slot list`, which shows the same slots): what the vault
+//! is and how it is protected. Never a value.
+//!
+//! Both unlock the vault as every other command does, so what they show
+//! is authenticated. With `--no-unlock` they read the header alone: no
+//! credential is needed, but the header is not authenticated and the
+//! entry count is unknown.
 
-use credvault::format::{Slot, SlotKind, MINOR_VERSION};
-use credvault::{store, Vault};
+use std::path::PathBuf;
+
+use credvault::format::{Header, Slot, SlotKind, MINOR_VERSION};
+use credvault::slots::keychain::SERVICE;
+use credvault::{store, KeychainError};
 use serde::Serialize;
 
-use crate::exit::Exit;
+use crate::cli::StatusArgs;
+use crate::exit::{CliError, Exit};
 use crate::output::{print, print_json, sanitize, Format};
-use crate::unlock::Context;
+use crate::unlock::{keychain_detail, Context, Opened, Via};
 
+use super::init::KEYCHAIN_ONLY;
 use super::kdf::{describe, weak_warning, KdfJson};
 use super::Failure;
 
@@ -16,16 +27,40 @@ struct Status {
     path: String,
     format_version: String,
     encryption_available: bool,
+    /// The strongest slot type present: keychain, passphrase, recovery.
     backend: &'static str,
+    /// Every slot type present, in order of preference.
+    backends: Vec<&'static str>,
+    /// Whether the vault was unlocked (so the header is authenticated).
+    unlocked: bool,
+    /// keychain, passphrase, recovery or session; null with --no-unlock.
+    unlocked_by: Option<&'static str>,
+    unlocked_by_slot: Option<u32>,
+    /// Whether an OS keychain is reachable; null with --no-keychain.
+    keychain_available: Option<bool>,
+    /// How long finding out took, in milliseconds.
+    keychain_check_ms: Option<u128>,
+    /// Why the keychain is unreachable or did not open the vault.
+    keychain_error: Option<String>,
+    /// The session unlock (Linux kernel keyring); null where unsupported.
+    session: Option<SessionJson>,
     slots: Vec<SlotJson>,
-    entries: usize,
-    tombstones: usize,
+    entries: Option<usize>,
+    tombstones: Option<usize>,
     save_counter: u64,
     warnings: Vec<String>,
 }
 
 #[derive(Serialize)]
-struct SlotJson {
+struct SessionJson {
+    active: bool,
+    /// The kernel's coarse remaining time ("59s", "14m", "2h"), if known.
+    expires_in: Option<String>,
+}
+
+/// One key slot, as `status` and `slot list` show it.
+#[derive(Serialize)]
+pub(super) struct SlotJson {
     id: u32,
     #[serde(rename = "type")]
     kind: &'static str,
@@ -34,79 +69,279 @@ struct SlotJson {
     service: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     account: Option<String>,
+    /// Keychain slots: whether this machine's keychain holds the key that
+    /// opens the slot (null: could not check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    this_machine: Option<Option<bool>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     type_code: Option<u64>,
     unlocked: bool,
 }
 
+/// The vault as `status` and `slot list` see it: unlocked, or only its
+/// header with `--no-unlock`.
+pub(super) struct View {
+    path: PathBuf,
+    header: Header,
+    minor: u8,
+    opened: Option<Opened>,
+}
+
+impl View {
+    /// Unlocks the vault, or reads its header alone with `no_unlock`.
+    pub(super) fn load(context: &Context, no_unlock: bool) -> Result<View, CliError> {
+        let path = context.vault_path()?;
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        if no_unlock {
+            let (header, minor) = context.read_header()?;
+            return Ok(View {
+                path,
+                header,
+                minor,
+                opened: None,
+            });
+        }
+        let opened = context.open_detailed()?;
+        Ok(View {
+            path,
+            header: opened.vault.header().clone(),
+            minor: opened.vault.format_version().1,
+            opened: Some(opened),
+        })
+    }
+
+    /// The vault's absolute path.
+    pub(super) fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Whether the vault was unlocked (so the header is authenticated).
+    pub(super) fn is_unlocked(&self) -> bool {
+        self.opened.is_some()
+    }
+
+    fn slots(&self) -> &[Slot] {
+        &self.header.slots
+    }
+
+    fn unlocked_by_slot(&self) -> Option<u32> {
+        match self.opened.as_ref()?.via {
+            Via::Slot(id) => Some(id),
+            Via::Session => None,
+        }
+    }
+}
+
 /// Runs `status`.
-pub fn run(context: &Context, format: Format) -> Result<Exit, Failure> {
-    let vault = context.open()?;
-    let path = std::path::absolute(vault.path()).unwrap_or_else(|_| vault.path().to_owned());
-    let (major, minor) = vault.format_version();
-    let warnings = warnings(&vault);
-    let status = Status {
-        path: path.display().to_string(),
-        format_version: format!("{major}.{minor}"),
-        encryption_available: vault.is_encryption_available(),
-        backend: backend(vault.slots()),
-        slots: vault
+pub fn run(args: &StatusArgs, context: &Context, format: Format) -> Result<Exit, Failure> {
+    let view = View::load(context, args.no_unlock)?;
+    let slots = slot_views(&view, context);
+    let keychain = keychain_state(&view, context);
+    let session = session_state(&view);
+    let warnings = warnings(&view, &slots, &keychain);
+    let backends = backends(view.slots());
+    let unlocked_by = view.opened.as_ref().map(|o| match o.via {
+        Via::Session => "session",
+        Via::Slot(id) => view
             .slots()
             .iter()
-            .map(|s| slot_json(s, vault.unlocked_by()))
-            .collect(),
-        entries: vault.len(),
-        tombstones: vault.tombstones().count(),
-        save_counter: vault.header().save_counter,
+            .find(|s| s.id == id)
+            .map_or("unknown", Slot::type_name),
+    });
+    let status = Status {
+        path: view.path.display().to_string(),
+        format_version: format!("1.{}", view.minor),
+        encryption_available: true,
+        backend: backends.first().copied().unwrap_or("unknown"),
+        backends,
+        unlocked: view.opened.is_some(),
+        unlocked_by,
+        unlocked_by_slot: view.unlocked_by_slot(),
+        keychain_available: keychain.available,
+        keychain_check_ms: context.keychain_connect_time().map(|d| d.as_millis()),
+        keychain_error: keychain.error.clone(),
+        session,
+        slots,
+        entries: view.opened.as_ref().map(|o| o.vault.len()),
+        tombstones: view.opened.as_ref().map(|o| o.vault.tombstones().count()),
+        save_counter: view.header.save_counter,
         warnings,
     };
     match format {
         Format::Json => print_json(&status)?,
-        Format::Text => print(&text(&status, &vault))?,
+        Format::Text => print(&text(&status, &view, context))?,
     }
     Ok(Exit::Ok)
 }
 
-/// What protects the data key: a keychain slot if there is one, else the
-/// passphrase (the recovery code only as the last resort).
-fn backend(slots: &[Slot]) -> &'static str {
+/// The slot types present, in order of preference: the keychain (no
+/// prompt), the passphrase, the recovery code as a last resort.
+fn backends(slots: &[Slot]) -> Vec<&'static str> {
     let has = |f: fn(&SlotKind) -> bool| slots.iter().any(|s| f(&s.kind));
+    let mut out = Vec::new();
     if has(|k| matches!(k, SlotKind::Keychain(_))) {
-        "keychain"
-    } else if has(|k| matches!(k, SlotKind::Passphrase(_))) {
-        "passphrase"
-    } else if has(|k| matches!(k, SlotKind::Recovery(_))) {
-        "recovery"
-    } else {
-        "unknown"
+        out.push("keychain");
     }
-}
-
-fn slot_json(slot: &Slot, unlocked_by: u32) -> SlotJson {
-    let mut out = SlotJson {
-        id: slot.id,
-        kind: slot.type_name(),
-        kdf: None,
-        service: None,
-        account: None,
-        type_code: None,
-        unlocked: slot.id == unlocked_by,
-    };
-    match &slot.kind {
-        SlotKind::Passphrase(p) => out.kdf = Some(KdfJson::from(&p.kdf)),
-        SlotKind::Keychain(k) => {
-            out.service = Some(k.service.clone());
-            out.account = Some(k.account.clone());
-        }
-        SlotKind::Unknown { type_code, .. } => out.type_code = Some(*type_code),
-        _ => {}
+    if has(|k| matches!(k, SlotKind::Passphrase(_))) {
+        out.push("passphrase");
+    }
+    if has(|k| matches!(k, SlotKind::Recovery(_))) {
+        out.push("recovery");
     }
     out
 }
 
-fn warnings(vault: &Vault) -> Vec<String> {
-    let mut out = store::mode_warnings(vault.path());
-    for slot in vault.slots() {
+struct KeychainState {
+    available: Option<bool>,
+    error: Option<String>,
+}
+
+/// Whether the OS keychain is reachable (a connection only; nothing is
+/// written or unlocked), and what went wrong with it.
+fn keychain_state(view: &View, context: &Context) -> KeychainState {
+    if context.no_keychain {
+        return KeychainState {
+            available: None,
+            error: None,
+        };
+    }
+    match context.keychain() {
+        Ok(_) => KeychainState {
+            available: Some(true),
+            error: view
+                .opened
+                .as_ref()
+                .filter(|o| !opened_by_keychain(o, view.slots()))
+                .and_then(|o| o.keychain_failure.clone()),
+        },
+        Err(reason) => KeychainState {
+            available: Some(false),
+            error: Some(reason),
+        },
+    }
+}
+
+fn opened_by_keychain(opened: &Opened, slots: &[Slot]) -> bool {
+    matches!(opened.via, Via::Slot(id) if slots.iter().any(|s| s.id == id && matches!(s.kind, SlotKind::Keychain(_))))
+}
+
+/// Every slot, with whether this machine's keychain opens each keychain
+/// slot.
+pub(super) fn slot_views(view: &View, context: &Context) -> Vec<SlotJson> {
+    view.slots()
+        .iter()
+        .map(|slot| {
+            let unlocked = view.unlocked_by_slot() == Some(slot.id);
+            let mut out = SlotJson {
+                id: slot.id,
+                kind: slot.type_name(),
+                kdf: None,
+                service: None,
+                account: None,
+                this_machine: None,
+                type_code: None,
+                unlocked,
+            };
+            match &slot.kind {
+                SlotKind::Passphrase(p) => out.kdf = Some(KdfJson::from(&p.kdf)),
+                SlotKind::Keychain(k) => {
+                    out.service = Some(k.service.clone());
+                    out.account = Some(k.account.clone());
+                    out.this_machine = Some(if unlocked {
+                        Some(true)
+                    } else {
+                        in_this_keychain(slot, &view.header.vault_id, context)
+                    });
+                }
+                SlotKind::Unknown { type_code, .. } => out.type_code = Some(*type_code),
+                _ => {}
+            }
+            out
+        })
+        .collect()
+}
+
+/// Whether this machine's keychain holds a key that opens keychain slot
+/// `slot`: `None` when that cannot be told (keychain disabled,
+/// unreachable, locked). Items of other programs are never read.
+pub(super) fn in_this_keychain(
+    slot: &Slot,
+    vault_id: &[u8; 16],
+    context: &Context,
+) -> Option<bool> {
+    let SlotKind::Keychain(k) = &slot.kind else {
+        return Some(false);
+    };
+    if k.service != SERVICE {
+        return Some(false);
+    }
+    let keychain = context.keychain().ok()?;
+    match keychain.load_kek(&k.service, &k.account) {
+        Ok(kek) => Some(credvault::slots::unwrap(slot, vault_id, &kek).is_ok()),
+        Err(KeychainError::NoEntry | KeychainError::NotAKey) => Some(false),
+        Err(_) => None,
+    }
+}
+
+/// Whether a session unlock of this vault is active, and for how long.
+#[cfg(target_os = "linux")]
+fn session_state(view: &View) -> Option<SessionJson> {
+    let id = &view.header.vault_id;
+    let via_session = view.opened.as_ref().is_some_and(|o| o.via == Via::Session);
+    let active = via_session || credvault::session::load(id).is_some();
+    Some(SessionJson {
+        active,
+        expires_in: active.then(|| super::session::remaining(id)).flatten(),
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn session_state(_view: &View) -> Option<SessionJson> {
+    None
+}
+
+fn warnings(view: &View, slots: &[SlotJson], keychain: &KeychainState) -> Vec<String> {
+    let mut out = store::mode_warnings(&view.path);
+    let keychain_ids: Vec<String> = view
+        .slots()
+        .iter()
+        .filter(|s| matches!(s.kind, SlotKind::Keychain(_)))
+        .map(|s| s.id.to_string())
+        .collect();
+    let portable = view
+        .slots()
+        .iter()
+        .any(|s| matches!(s.kind, SlotKind::Passphrase(_) | SlotKind::Recovery(_)));
+    if keychain.available == Some(false) {
+        let reason = keychain_detail(keychain.error.as_deref().unwrap_or("unknown reason"));
+        if keychain_ids.is_empty() {
+            out.push(format!(
+                "no OS keychain is reachable: the vault is protected by its passphrase only ({reason})"
+            ));
+        } else {
+            out.push(format!(
+                "no OS keychain is reachable: keychain slot {} cannot open the vault here ({reason})",
+                keychain_ids.join(", ")
+            ));
+        }
+    }
+    let mut missing = false;
+    for slot in slots {
+        if slot.this_machine == Some(Some(false)) && keychain.available == Some(true) {
+            missing = true;
+            out.push(format!(
+                "keychain slot {}: this machine's keychain has no key for it (deleted, or written on another machine); if it is stale, remove it with `credvault slot remove {}`",
+                slot.id, slot.id
+            ));
+        }
+    }
+    if let (Some(true), Some(reason), false) = (keychain.available, &keychain.error, missing) {
+        out.push(format!("the OS keychain did not open the vault: {reason}"));
+    }
+    if !keychain_ids.is_empty() && !portable {
+        out.push(KEYCHAIN_ONLY.to_owned());
+    }
+    for slot in view.slots() {
         match &slot.kind {
             SlotKind::Passphrase(p) if p.kdf.is_weak() => {
                 out.push(format!("passphrase slot {}: {}", slot.id, weak_warning(&p.kdf)));
@@ -118,16 +353,49 @@ fn warnings(vault: &Vault) -> Vec<String> {
             _ => {}
         }
     }
-    let (_, minor) = vault.format_version();
-    if minor > MINOR_VERSION {
+    if view.minor > MINOR_VERSION {
         out.push(format!(
-            "the vault uses format 1.{minor}, newer than the 1.{MINOR_VERSION} this credvault writes; features it does not know are kept but not used"
+            "the vault uses format 1.{}, newer than the 1.{MINOR_VERSION} this credvault writes; features it does not know are kept but not used",
+            view.minor
         ));
     }
     out
 }
 
-fn text(status: &Status, vault: &Vault) -> String {
+/// One line per slot after `indent`: "1: keychain, service ..., in this
+/// machine's keychain (unlocked this vault)".
+pub(super) fn slot_lines(view: &View, slots: &[SlotJson], indent: &str) -> String {
+    let mut out = String::new();
+    for (slot, shown) in view.slots().iter().zip(slots) {
+        let detail = match &slot.kind {
+            SlotKind::Passphrase(p) => format!("passphrase, Argon2id {}", describe(&p.kdf)),
+            SlotKind::Keychain(k) => {
+                let here = match shown.this_machine {
+                    Some(Some(true)) => "in this machine's keychain",
+                    Some(Some(false)) => "not in this machine's keychain",
+                    _ => "keychain not checked",
+                };
+                format!(
+                    "keychain, service \"{}\", account \"{}\", {here}",
+                    sanitize(&k.service),
+                    sanitize(&k.account)
+                )
+            }
+            SlotKind::Recovery(_) => "recovery code".to_owned(),
+            SlotKind::Unknown { type_code, .. } => format!("unknown type {type_code}"),
+            _ => slot.type_name().to_owned(),
+        };
+        let opened = if shown.unlocked {
+            " (unlocked this vault)"
+        } else {
+            ""
+        };
+        out.push_str(&format!("{indent}{}: {detail}{opened}\n", slot.id));
+    }
+    out
+}
+
+fn text(status: &Status, view: &View, context: &Context) -> String {
     let mut out = String::new();
     let mut line = |label: &str, value: &str| {
         out.push_str(&format!("{label:<22}{}\n", sanitize(value)));
@@ -143,29 +411,49 @@ fn text(status: &Status, vault: &Vault) -> String {
         },
     );
     line("backend:", status.backend);
-    line("entries:", &status.entries.to_string());
-    line("deleted (tombstones):", &status.tombstones.to_string());
+    let unlocked = match (status.unlocked_by, status.unlocked_by_slot) {
+        (None, _) => "not unlocked (--no-unlock): the header is not authenticated".to_owned(),
+        (Some("session"), _) => "session unlock (kernel keyring)".to_owned(),
+        (Some(kind), Some(id)) => format!("slot {id} ({kind})"),
+        (Some(kind), None) => kind.to_owned(),
+    };
+    line("unlocked by:", &unlocked);
+    let keychain = match (status.keychain_available, &status.keychain_error) {
+        (None, _) => "not used (--no-keychain)".to_owned(),
+        (Some(false), reason) => {
+            format!(
+                "not reachable ({})",
+                keychain_detail(reason.as_deref().unwrap_or("unknown reason"))
+            )
+        }
+        (Some(true), _) => match context.keychain_connect_time() {
+            Some(took) => format!("reachable (connected in {} ms)", took.as_millis()),
+            None => "reachable".to_owned(),
+        },
+    };
+    line("OS keychain:", &keychain);
+    let session = match &status.session {
+        None => "not supported on this platform".to_owned(),
+        Some(SessionJson { active: false, .. }) => "none".to_owned(),
+        Some(SessionJson {
+            active: true,
+            expires_in: Some(left),
+        }) => format!("active, expires in about {left} (`credvault lock` ends it)"),
+        Some(SessionJson { active: true, .. }) => "active (`credvault lock` ends it)".to_owned(),
+    };
+    line("session unlock:", &session);
+    let unknown = || "unknown (not unlocked)".to_owned();
+    line(
+        "entries:",
+        &status.entries.map_or_else(unknown, |n| n.to_string()),
+    );
+    line(
+        "deleted (tombstones):",
+        &status.tombstones.map_or_else(unknown, |n| n.to_string()),
+    );
     line("save counter:", &status.save_counter.to_string());
     out.push_str("slots:\n");
-    for slot in vault.slots() {
-        let detail = match &slot.kind {
-            SlotKind::Passphrase(p) => format!("passphrase, Argon2id {}", describe(&p.kdf)),
-            SlotKind::Keychain(k) => format!(
-                "keychain, service \"{}\", account \"{}\"",
-                sanitize(&k.service),
-                sanitize(&k.account)
-            ),
-            SlotKind::Recovery(_) => "recovery code".to_owned(),
-            SlotKind::Unknown { type_code, .. } => format!("unknown type {type_code}"),
-            _ => slot.type_name().to_owned(),
-        };
-        let opened = if slot.id == vault.unlocked_by() {
-            " (unlocked this vault)"
-        } else {
-            ""
-        };
-        out.push_str(&format!("  {}: {detail}{opened}\n", slot.id));
-    }
+    out.push_str(&slot_lines(view, &status.slots, "  "));
     if status.warnings.is_empty() {
         out.push_str("warnings:             none\n");
     } else {

@@ -7,6 +7,7 @@
 pub mod keychain;
 pub mod passphrase;
 pub mod recovery;
+pub mod recovery_code;
 
 use crate::crypto::{self, AeadFailure, Passphrase, SecretKey};
 use crate::format::header::{Slot, WRAPPED_KEY_LEN};

@@ -7,10 +7,74 @@
 //! vault, fsync the directory. Readers take no lock: a rename is atomic, so
 //! they see the old or the new file, never a mix.
 
+pub mod generations;
+
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// A step of a locked save (FORMAT.md §7), in the order they run. A
+/// [`FaultInjector`] is asked before each one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Step {
+    /// Taking the sidecar lock (before the lock file is opened).
+    Lock,
+    /// Creating the temp file next to the vault.
+    CreateTemp,
+    /// Writing the new file's bytes: before the first byte.
+    Write,
+    /// Writing the new file's bytes: after the first half, before the
+    /// rest (the temp file holds a torn prefix of the new file).
+    MidWrite,
+    /// Fsync of the complete temp file.
+    Fsync,
+    /// Putting the temp file in place: the rename over the vault (the
+    /// hard link, for a new vault).
+    Rename,
+    /// Fsync of the directory, making the rename durable.
+    SyncDir,
+}
+
+impl Step {
+    /// Every step, in order.
+    pub const ALL: [Step; 7] = [
+        Step::Lock,
+        Step::CreateTemp,
+        Step::Write,
+        Step::MidWrite,
+        Step::Fsync,
+        Step::Rename,
+        Step::SyncDir,
+    ];
+}
+
+/// Fails storage steps on purpose, for tests of what a failure or a crash
+/// at each step leaves behind. Production code passes none.
+///
+/// [`before`](FaultInjector::before) runs just before `step`; an `Err` is
+/// reported exactly as if the step itself had failed with that OS error
+/// (so an injected ENOSPC at [`Step::Write`] looks like a full disk), and
+/// an injector may also end the process there (`std::process::abort`) to
+/// simulate a crash.
+pub trait FaultInjector: Send + Sync {
+    /// Called before `step`; `Err` fails the step.
+    fn before(&self, step: Step) -> io::Result<()>;
+}
+
+/// Asks `faults` about `step`; an error is the step's own error.
+fn inject(
+    faults: Option<&dyn FaultInjector>,
+    step: Step,
+    op: &'static str,
+    path: &Path,
+) -> Result<(), StoreError> {
+    match faults {
+        Some(f) => f.before(step).map_err(|e| StoreError::io(op, path, e)),
+        None => Ok(()),
+    }
+}
 
 /// Errors of the storage layer. Paths are shown; contents never are.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +140,17 @@ pub struct VaultLock {
 impl VaultLock {
     /// Waits up to `timeout` for the lock.
     pub fn acquire(vault: &Path, timeout: Duration) -> Result<VaultLock, StoreError> {
+        Self::acquire_with(vault, timeout, None)
+    }
+
+    /// [`VaultLock::acquire`], consulting `faults` at [`Step::Lock`].
+    pub fn acquire_with(
+        vault: &Path,
+        timeout: Duration,
+        faults: Option<&dyn FaultInjector>,
+    ) -> Result<VaultLock, StoreError> {
         let path = lock_path(vault);
+        inject(faults, Step::Lock, "lock", &path)?;
         let file = create_options(false)
             .read(true)
             .write(true)
@@ -148,19 +222,39 @@ pub fn exists(path: &Path) -> Result<bool, StoreError> {
 /// The caller holds the [`VaultLock`]. Leftover temp files of earlier
 /// crashed saves are removed first (only a lock holder writes them).
 pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    replace_with(path, bytes, None)
+}
+
+/// [`replace`], consulting `faults` before each [`Step`].
+///
+/// A failure before [`Step::Rename`] leaves the old file in place and no
+/// temp file; a failure at [`Step::SyncDir`] is reported although the new
+/// file is already in place (its rename may not survive a power loss).
+pub fn replace_with(
+    path: &Path,
+    bytes: &[u8],
+    faults: Option<&dyn FaultInjector>,
+) -> Result<(), StoreError> {
     remove_stale_temps(path);
-    let tmp = sibling(
-        path,
-        ".",
-        &format!(".tmp.{}.{:08x}", std::process::id(), rand_suffix()),
-    );
-    let result = write_synced(&tmp, bytes)
-        .and_then(|()| fs::rename(&tmp, path).map_err(|e| StoreError::io("rename", path, e)));
+    let tmp = temp_path(path);
+    let result = write_synced(&tmp, bytes, faults).and_then(|()| {
+        inject(faults, Step::Rename, "rename", path)?;
+        fs::rename(&tmp, path).map_err(|e| StoreError::io("rename", path, e))
+    });
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result?;
-    sync_dir(path)
+    sync_dir(path, faults)
+}
+
+/// `.<vault file name>.tmp.<pid>.<8 random hex digits>` (FORMAT.md §7).
+fn temp_path(path: &Path) -> PathBuf {
+    sibling(
+        path,
+        ".",
+        &format!(".tmp.{}.{:08x}", std::process::id(), rand_suffix()),
+    )
 }
 
 /// Creates `path` with `bytes` durably, failing with
@@ -169,12 +263,20 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 /// place (`link` never replaces), then removed. The caller holds the
 /// [`VaultLock`] and has checked that `path` does not exist.
 pub fn create_new(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let tmp = sibling(
-        path,
-        ".",
-        &format!(".tmp.{}.{:08x}", std::process::id(), rand_suffix()),
-    );
-    let result = write_synced(&tmp, bytes).and_then(|()| {
+    create_new_with(path, bytes, None)
+}
+
+/// [`create_new`], consulting `faults` before each [`Step`]
+/// ([`Step::Rename`] stands for the hard link).
+pub fn create_new_with(
+    path: &Path,
+    bytes: &[u8],
+    faults: Option<&dyn FaultInjector>,
+) -> Result<(), StoreError> {
+    remove_stale_temps(path);
+    let tmp = temp_path(path);
+    let result = write_synced(&tmp, bytes, faults).and_then(|()| {
+        inject(faults, Step::Rename, "link", path)?;
         match fs::hard_link(&tmp, path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -187,22 +289,36 @@ pub fn create_new(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     });
     let _ = fs::remove_file(&tmp);
     result?;
-    sync_dir(path)
+    sync_dir(path, faults)
 }
 
-fn write_synced(tmp: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+/// Creates `tmp` exclusively (0600), writes `bytes` in two halves and
+/// fsyncs it.
+fn write_synced(
+    tmp: &Path,
+    bytes: &[u8],
+    faults: Option<&dyn FaultInjector>,
+) -> Result<(), StoreError> {
+    inject(faults, Step::CreateTemp, "create", tmp)?;
     let mut file = create_options(true)
         .write(true)
         .create_new(true)
         .open(tmp)
         .map_err(|e| StoreError::io("create", tmp, e))?;
-    file.write_all(bytes)
+    let (first, rest) = bytes.split_at(bytes.len() / 2);
+    inject(faults, Step::Write, "write", tmp)?;
+    file.write_all(first)
         .map_err(|e| StoreError::io("write", tmp, e))?;
+    inject(faults, Step::MidWrite, "write", tmp)?;
+    file.write_all(rest)
+        .map_err(|e| StoreError::io("write", tmp, e))?;
+    inject(faults, Step::Fsync, "fsync", tmp)?;
     file.sync_all().map_err(|e| StoreError::io("fsync", tmp, e))
 }
 
-fn sync_dir(path: &Path) -> Result<(), StoreError> {
+fn sync_dir(path: &Path, faults: Option<&dyn FaultInjector>) -> Result<(), StoreError> {
     let dir = parent_dir(path);
+    inject(faults, Step::SyncDir, "fsync directory", &dir)?;
     #[cfg(unix)]
     {
         File::open(&dir)

@@ -29,13 +29,17 @@ PKGS=(dbus-daemon dbus-bin dbus-user-session gnome-keyring libsecret-tools keyut
 STEP="start"
 on_exit() {
     local rc=$?
-    if ((rc == 0)); then
+    # PASS only when every step ran: a signal (e.g. a CI timeout) also
+    # reaches this trap, possibly with status 0.
+    if ((rc == 0)) && [[ "$STEP" == "done" ]]; then
         echo "==> scripts/test.sh: PASS (fmt, clippy, tests without D-Bus, tests with Secret Service, fuzzing)"
     else
         echo "==> scripts/test.sh: FAIL in step '$STEP' (exit $rc)" >&2
     fi
 }
 trap on_exit EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 step() {
     STEP="$1"

@@ -34,3 +34,5 @@ mod recovery;
 mod backup;
 // passwd (rewrap) and rekey; export and import.
 mod rekey;
+// The tamper-evident audit log: a line per command, verify, show, rotation.
+mod audit;

@@ -24,15 +24,23 @@ Environment:
                         `passwd` when --new-passphrase-file is not given
   CREDVAULT_RECOVERY    recovery code when --recovery-file is not given
   CREDVAULT_GENERATIONS earlier versions kept beside the vault (--generations)
+  CREDVAULT_AUDIT       audit log: on (default), off, required (an audit
+                        write failure fails the command, exit 5)
+  CREDVAULT_AUDIT_LOG   audit log path (--audit-log)
+  CREDVAULT_AUDIT_MAX_BYTES
+                        rotate the audit log at this size (default 1048576)
   XDG_DATA_HOME         base of the default vault path
 
 Exit codes:
   0  success
   1  key not found (get, rm, has)
-  2  usage: bad arguments, invalid key name, value too large
-  3  cannot unlock: wrong passphrase, no usable slot, no passphrase source,
-     OS keychain locked or unreachable (keychain-only vault)
-  4  unreadable vault: not a vault, corrupt, tampered, truncated, newer version
+  2  usage: bad arguments, invalid key name, value too large, malformed
+     recovery code, a backup nothing portable could open
+  3  cannot unlock: wrong passphrase or recovery code, no usable slot, no
+     passphrase source, OS keychain locked or unreachable (keychain-only
+     vault), rekey of a slot whose credential is not at hand
+  4  unreadable vault: not a vault, corrupt, tampered, truncated, newer version;
+     `audit verify`: the audit log was tampered with
   5  file system: no vault yet, already exists, permission, disk full, lock timeout
   6  legacy migration incomplete: a legacy file or value could not be read,
      decrypted or migrated (import-legacy, migrate-env, get --config)
@@ -112,6 +120,15 @@ pub struct GlobalArgs {
         value_parser = clap::value_parser!(u16).range(0..=100)
     )]
     pub generations: u16,
+
+    /// Append the audit log here instead of beside the vault
+    /// (VAULT.audit.jsonl).
+    #[arg(long, global = true, value_name = "PATH", env = "CREDVAULT_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
+
+    /// Do not write the audit log for this command (as CREDVAULT_AUDIT=off).
+    #[arg(long, global = true)]
+    pub no_audit: bool,
 }
 
 /// The commands. Aliases match the desktop app's credential service API.
@@ -310,6 +327,15 @@ pub enum Command {
     /// harmless.
     Import(ImportArgs),
 
+    /// Show or check the tamper-evident audit log (VAULT.audit.jsonl).
+    ///
+    /// Every command appends one line: time, operation, key or prefix,
+    /// outcome, process id and user, never a value. Lines are hash-chained
+    /// and MACed with a key derived from the vault's data key, so both
+    /// subcommands unlock the vault.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 
@@ -477,6 +503,29 @@ pub struct KdfArgs {
         value_parser = clap::value_parser!(u32).range(1..=KDF_COUNT_MAX)
     )]
     pub kdf_parallelism: Option<u32>,
+}
+
+/// `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the audit log, oldest first (all rotated files).
+    Show(AuditShowArgs),
+    /// Check the chain: exit 0 when intact, 4 at the first bad line
+    /// (edited, deleted, reordered, truncated).
+    Verify,
+}
+
+/// Arguments of `audit show`.
+#[derive(Debug, Args)]
+pub struct AuditShowArgs {
+    /// Only lines at or after TIME: RFC 3339 UTC (2026-11-28T17:00:00Z),
+    /// a date (2026-11-28), or an age such as 30m, 12h, 7d.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only lines about this key.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
 }
 
 /// Arguments of `set`.

@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod audit;
 mod cli;
 mod commands;
 mod duration;
@@ -55,7 +56,18 @@ fn run() -> Exit {
         Format::Text
     };
     let context = unlock::Context::new(&cli.global);
-    match commands::run(&cli.command, &context, format) {
+    let audit = match audit::Settings::resolve(&cli.global) {
+        Ok(audit) => audit,
+        Err(e) => {
+            output::report(&e, format);
+            return e.exit();
+        }
+    };
+    // One audit line per command, written here for all of them.
+    let outcome = audit::around(&cli.command, &context, &audit, || {
+        commands::run(&cli.command, &context, &audit, format)
+    });
+    match outcome {
         Ok(exit) => exit,
         Err(Failure::Closed(_)) => Exit::Ok,
         Err(Failure::Error(e)) => {

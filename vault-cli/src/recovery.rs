@@ -8,6 +8,7 @@
 //! touched; a well-formed code that opens nothing is an unlock failure
 //! (exit 3). No message ever quotes a code.
 
+use std::cell::OnceCell;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -24,7 +25,14 @@ pub const ENV_RECOVERY: &str = "CREDVAULT_RECOVERY";
 /// Largest recovery code file read.
 const MAX_FILE_LEN: u64 = 4096;
 
-/// Where a recovery code comes from, if anywhere.
+/// Where a recovery code comes from, if anywhere, and the code once read
+/// (a file may be a pipe, a prompt is asked once).
+pub struct Recovery {
+    source: RecoverySource,
+    read: OnceCell<Option<RecoveryKey>>,
+}
+
+/// Where a recovery code comes from.
 pub enum RecoverySource {
     /// None given: recovery slots are not tried.
     None,
@@ -36,38 +44,64 @@ pub enum RecoverySource {
     Prompt,
 }
 
-impl RecoverySource {
+impl Recovery {
     /// `--recovery-file`, else `--recovery`, else a non-empty
     /// `CREDVAULT_RECOVERY`, else none.
-    pub fn resolve(file: Option<PathBuf>, prompt: bool) -> RecoverySource {
-        if let Some(path) = file {
-            return RecoverySource::File(path);
+    pub fn resolve(file: Option<PathBuf>, prompt: bool) -> Recovery {
+        let source = if let Some(path) = file {
+            RecoverySource::File(path)
+        } else if prompt {
+            RecoverySource::Prompt
+        } else {
+            match std::env::var(ENV_RECOVERY) {
+                Ok(value) if !value.trim().is_empty() => RecoverySource::Env(Zeroizing::new(value)),
+                _ => RecoverySource::None,
+            }
+        };
+        Recovery {
+            source,
+            read: OnceCell::new(),
         }
-        if prompt {
-            return RecoverySource::Prompt;
-        }
-        match std::env::var(ENV_RECOVERY) {
-            Ok(value) if !value.trim().is_empty() => RecoverySource::Env(Zeroizing::new(value)),
-            _ => RecoverySource::None,
-        }
+    }
+
+    /// Where the code comes from.
+    pub fn source(&self) -> &RecoverySource {
+        &self.source
     }
 
     /// Whether a code was given (a file, the environment or the prompt).
     pub fn is_given(&self) -> bool {
-        !matches!(self, RecoverySource::None)
+        !matches!(self.source, RecoverySource::None)
     }
 
     /// Checks a file or environment code without a vault: a malformed one
     /// is a usage error before anything is opened.
     pub fn check(&self) -> Result<(), CliError> {
-        match self {
+        match self.source {
             RecoverySource::File(_) | RecoverySource::Env(_) => self.read().map(drop),
             RecoverySource::None | RecoverySource::Prompt => Ok(()),
         }
     }
 
-    /// Reads and parses the code; `None` when no source was given.
+    /// Reads and parses the code, once per process; `None` when no source
+    /// was given.
     pub fn read(&self) -> Result<Option<RecoveryKey>, CliError> {
+        if let Some(read) = self.read.get() {
+            return Ok(read.as_ref().and_then(copy));
+        }
+        let key = self.source.read()?;
+        let _ = self.read.set(key.as_ref().and_then(copy));
+        Ok(key)
+    }
+}
+
+fn copy(key: &RecoveryKey) -> Option<RecoveryKey> {
+    RecoveryKey::from_bytes(key.expose().to_vec())
+}
+
+impl RecoverySource {
+    /// Reads and parses the code; `None` when no source was given.
+    fn read(&self) -> Result<Option<RecoveryKey>, CliError> {
         match self {
             RecoverySource::None => Ok(None),
             RecoverySource::Env(text) => parse(text, ENV_RECOVERY).map(Some),

@@ -31,7 +31,7 @@ use credvault::{
 use crate::exit::{CliError, Exit};
 use crate::output::note;
 use crate::passphrase::{self, Confirm, Source};
-use crate::recovery::{RecoverySource, ENV_RECOVERY};
+use crate::recovery::{Recovery, RecoverySource, ENV_RECOVERY};
 
 /// The environment variable naming the vault.
 pub const ENV_VAULT: &str = "CREDVAULT_VAULT";
@@ -58,7 +58,7 @@ pub struct Context {
     /// How long a save waits for the lock.
     pub lock_timeout: Duration,
     /// Where a recovery code comes from, if anywhere.
-    pub recovery: RecoverySource,
+    pub recovery: Recovery,
     /// How many earlier versions every save keeps (`--generations`).
     pub generations: usize,
     /// The OS keychain connection, made at most once per process.
@@ -127,7 +127,7 @@ impl Context {
             passphrase: Source::resolve(global.passphrase_file.clone()),
             no_keychain: global.no_keychain,
             lock_timeout: Duration::from_secs(global.lock_timeout),
-            recovery: RecoverySource::resolve(global.recovery_file.clone(), global.recovery),
+            recovery: Recovery::resolve(global.recovery_file.clone(), global.recovery),
             generations: usize::from(global.generations),
             keychain: OnceCell::new(),
         }
@@ -187,6 +187,7 @@ impl Context {
         self.recovery.check()?;
         #[cfg(target_os = "linux")]
         if let Some(vault) = credvault::session::open(path, self.open_options())? {
+            crate::audit::remember(&vault);
             return Ok(Opened {
                 vault,
                 via: Via::Session,
@@ -197,6 +198,7 @@ impl Context {
         let mut unlocker = CliUnlocker::new(self);
         match Vault::open_with(path, &mut unlocker, self.open_options()) {
             Ok(vault) => {
+                crate::audit::remember(&vault);
                 let via = Via::Slot(vault.unlocked_by());
                 Ok(Opened {
                     vault,
@@ -389,7 +391,7 @@ impl Unlocker for CliUnlocker<'_> {
         if !self.context.recovery.is_given() {
             return None;
         }
-        if matches!(self.context.recovery, RecoverySource::Prompt) {
+        if matches!(self.context.recovery.source(), RecoverySource::Prompt) {
             self.announce_fallthrough_to("the recovery code");
         }
         match self.context.recovery.read() {

@@ -29,6 +29,8 @@
 //!   values) and `service`, a facade with the app's service API
 //!   (`store`, `retrieve`, ..., `get_with_fallback`). With `keychain` it
 //!   also finds the app's safeStorage password in the OS keyring.
+//! - `audit`: a tamper-evident, hash-chained and HMAC-authenticated log of
+//!   operations (`audit`), which the CLI writes for every command.
 //!
 //! ```
 //! use credvault::{KdfParams, KeyName, NewSlot, Passphrase, PassphraseUnlocker, SecretValue, Vault};
@@ -58,6 +60,8 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+#[cfg(feature = "audit")]
+pub mod audit;
 pub mod crypto;
 pub mod format;
 #[cfg(feature = "legacy")]

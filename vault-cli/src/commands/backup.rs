@@ -284,6 +284,9 @@ pub fn restore(args: &RestoreArgs, context: &Context, format: Format) -> Result<
             restored.kept.as_deref().map(shown).unwrap_or_default()
         ));
     }
+    // What was restored, before a keychain slot is added (another save).
+    let (entries_restored, save_restored) =
+        (restored.vault.len(), restored.vault.header().save_counter);
     let keychain_slot = offer_keychain(
         args.add_keychain,
         &mut restored.vault,
@@ -293,7 +296,6 @@ pub fn restore(args: &RestoreArgs, context: &Context, format: Format) -> Result<
     for w in &warnings {
         warn(w);
     }
-    let vault = &restored.vault;
     match format {
         Format::Text => {
             let kept = match &restored.kept {
@@ -304,8 +306,8 @@ pub fn restore(args: &RestoreArgs, context: &Context, format: Format) -> Result<
                 "restored {} to {} ({}, save {}); {kept}",
                 shown(&src),
                 shown(live),
-                entries(vault.len()),
-                vault.header().save_counter
+                entries(entries_restored),
+                save_restored
             ));
             if let Some(id) = keychain_slot {
                 note(&format!(
@@ -328,8 +330,8 @@ pub fn restore(args: &RestoreArgs, context: &Context, format: Format) -> Result<
             print_json(&RestoredJson {
                 path: live.display().to_string(),
                 source: src.display().to_string(),
-                entries: vault.len(),
-                save_counter: vault.header().save_counter,
+                entries: entries_restored,
+                save_counter: save_restored,
                 kept: restored.kept.as_ref().map(|p| p.display().to_string()),
                 replaced_other_vault: other_vault,
                 keychain_slot,
@@ -491,7 +493,12 @@ pub fn verify(args: &VerifyArgs, context: &Context, format: Format) -> Result<Ex
     let (verified, _) = context.verify_bytes(bytes)?;
     let header = verified.header();
     let slots: Vec<SlotRef> = header.slots.iter().map(SlotRef::from).collect();
-    let warnings = store::mode_warnings(&path);
+    // The directory of a backup (a USB stick, a share) is not the vault's:
+    // only the file's own mode is worth a warning there.
+    let warnings: Vec<String> = store::mode_warnings(&path)
+        .into_iter()
+        .filter(|w| args.path.is_none() || w.starts_with("vault file"))
+        .collect();
     let vault_id: String = header.vault_id.iter().map(|b| format!("{b:02x}")).collect();
     match format {
         Format::Text => {

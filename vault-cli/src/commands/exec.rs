@@ -55,6 +55,8 @@ pub fn run(args: &ExecArgs, context: &Context) -> Result<Exit, Failure> {
     }
     drop(vault);
     let shown = sanitize(&program.to_string_lossy());
+    // The process is replaced: its audit line cannot wait for the end.
+    crate::audit::write_now()?;
     spawn(cmd, &shown)
 }
 

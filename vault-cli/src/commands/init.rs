@@ -78,6 +78,7 @@ pub fn run(args: &InitArgs, context: &Context, format: Format) -> Result<Exit, F
             }
             let vault =
                 Vault::create_with_keychain_and(path, keychain, more, context.open_options())?;
+            crate::audit::remember(&vault);
             (vault, portable.map(|slot| (slot.kdf, slot.calibrated)))
         }
         Backend::Passphrase { keychain_unusable } => {
@@ -87,6 +88,7 @@ pub fn run(args: &InitArgs, context: &Context, format: Format) -> Result<Exit, F
                 slots.push(NewSlot::Recovery(key));
             }
             let vault = Vault::create_with_slots(path, slots, context.open_options())?;
+            crate::audit::remember(&vault);
             if let Some(reason) = keychain_unusable {
                 warnings.push(format!(
                     "no OS keychain is usable: the vault is protected by its passphrase only ({})",

@@ -1,6 +1,7 @@
 //! One module per command group. Each command returns the exit code of a
 //! success (`has` exits 1 when the key is absent) or a [`Failure`].
 
+mod audit;
 mod backup;
 mod docs;
 mod entries;
@@ -58,9 +59,18 @@ impl From<OutputError> for Failure {
     }
 }
 
-/// Runs `command`.
-pub fn run(command: &Command, context: &Context, format: Format) -> Result<Exit, Failure> {
+/// Runs `command` (its audit line is written around this, in `main`).
+pub fn run(
+    command: &Command,
+    context: &Context,
+    audit: &crate::audit::Settings,
+    format: Format,
+) -> Result<Exit, Failure> {
     match command {
+        Command::Audit(crate::cli::AuditCommand::Show(args)) => {
+            audit::show(args, context, audit, format)
+        }
+        Command::Audit(crate::cli::AuditCommand::Verify) => audit::verify(context, audit, format),
         Command::Init(args) => init::run(args, context, format),
         Command::Set(args) => entries::set(args, context, format),
         Command::Get(args) => entries::get(args, context, format),

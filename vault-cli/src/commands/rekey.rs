@@ -172,6 +172,8 @@ pub fn rekey(args: &RekeyArgs, context: &Context, format: Format) -> Result<Exit
         keychain,
         drop_unavailable: args.drop_unavailable,
     })?;
+    // The audit line of a rekey is MACed with the new data key.
+    crate::audit::remember(&vault);
     drop(given);
 
     #[cfg(target_os = "linux")]

@@ -18,13 +18,11 @@
 //! the next save removes it. A save that fails keeps no generation.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{
-    create_new, create_options, parent_dir, replace_with, sibling, FaultInjector, StoreError,
-};
+use super::{create_options, parent_dir, replace_with, sibling, FaultInjector, StoreError};
 
 /// Generations kept by default.
 pub const DEFAULT_GENERATIONS: usize = 3;
@@ -162,10 +160,13 @@ impl Drop for Pending {
 
 /// Copies `from` to `to` (created exclusively, 0600) and fsyncs it.
 fn copy_synced(from: &Path, to: &Path) -> io::Result<()> {
-    let bytes = fs::read(from)?;
+    let mut source = fs::File::open(from)?;
     let mut file = create_options(true).write(true).create_new(true).open(to)?;
-    file.write_all(&bytes)?;
-    file.sync_all()
+    let copied = io::copy(&mut source, &mut file).and_then(|_| file.sync_all());
+    if copied.is_err() {
+        let _ = fs::remove_file(to);
+    }
+    copied
 }
 
 fn sync_dir_quietly(vault: &Path) {
@@ -176,10 +177,13 @@ fn sync_dir_quietly(vault: &Path) {
     let _ = vault;
 }
 
-/// Writes `bytes` (the vault as it was) to a new file
+/// Keeps the file at `vault`, whatever it holds, as a new file
 /// `<vault>.bak-<YYYYMMDDTHHMMSSZ>` (with `-2`, `-3`, … if that name is
-/// taken), durably, mode 0600, never replacing anything. Returns its path.
-pub fn keep_bak(vault: &Path, bytes: &[u8]) -> Result<PathBuf, StoreError> {
+/// taken), never replacing anything: a hard link (nothing is read, however
+/// large or damaged the file), or on file systems without hard links a
+/// durable copy with mode 0600. Returns its path. The caller holds the
+/// vault's lock.
+pub fn keep_bak(vault: &Path) -> Result<PathBuf, StoreError> {
     let stamp = utc_stamp(SystemTime::now());
     let mut last = None;
     for n in 1..=100 {
@@ -189,10 +193,23 @@ pub fn keep_bak(vault: &Path, bytes: &[u8]) -> Result<PathBuf, StoreError> {
             format!(".bak-{stamp}-{n}")
         };
         let bak = sibling(vault, "", &suffix);
-        match create_new(&bak, bytes) {
-            Ok(()) => return Ok(bak),
-            Err(StoreError::AlreadyExists(p)) => last = Some(p),
-            Err(e) => return Err(e),
+        match fs::hard_link(vault, &bak) {
+            Ok(()) => {
+                sync_dir_quietly(vault);
+                return Ok(bak);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(bak),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::NotFound(vault.to_owned()))
+            }
+            Err(_) => match copy_synced(vault, &bak) {
+                Ok(()) => {
+                    sync_dir_quietly(vault);
+                    return Ok(bak);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(bak),
+                Err(e) => return Err(StoreError::io("copy", &bak, e)),
+            },
         }
     }
     Err(StoreError::AlreadyExists(
@@ -323,8 +340,11 @@ mod tests {
     fn bak_files_are_timestamped_and_never_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let vault = dir.path().join("v.cvault");
-        let a = keep_bak(&vault, b"a").unwrap();
-        let b = keep_bak(&vault, b"b").unwrap();
+        assert!(matches!(keep_bak(&vault), Err(StoreError::NotFound(_))));
+        fs::write(&vault, b"a").unwrap();
+        let a = keep_bak(&vault).unwrap();
+        replace_with(&vault, b"b", None).unwrap();
+        let b = keep_bak(&vault).unwrap();
         assert_ne!(a, b);
         assert_eq!(fs::read(&a).unwrap(), b"a");
         assert_eq!(fs::read(&b).unwrap(), b"b");

@@ -376,11 +376,11 @@ impl Verified {
 
     /// Puts this file in place of the vault at `live`, under `live`'s lock:
     /// whatever is there (even a damaged file) is first kept as
-    /// `<live>.bak-<UTC time>` (0600), then the verified bytes replace it
-    /// atomically and durably (the replaced file also becomes generation
-    /// 1, so `undo` reverts a restore), and the result is re-read and
-    /// opened. A missing vault (a new machine) is fine: nothing is kept
-    /// then.
+    /// `<live>.bak-<UTC time>` (a hard link, or a 0600 copy), then the
+    /// verified bytes replace it atomically and durably (the replaced file
+    /// also becomes generation 1, so `undo` reverts a restore), and the
+    /// result is re-read and opened. A missing vault (a new machine) is
+    /// fine: nothing is kept then.
     pub fn restore_to(self, live: &Path, options: OpenOptions) -> Result<Restored, VaultError> {
         self.put_in_place(live, None, options)
     }
@@ -416,13 +416,11 @@ impl Verified {
                 }
             }
             let (kept, replaced) = if store::exists(live)? {
-                let current = std::fs::read(live).map_err(|e| StoreError::Io {
-                    op: "read",
-                    path: live.to_owned(),
-                    source: e,
-                })?;
-                let replaced = format::parse_file(&current).ok().map(|p| p.header.vault_id);
-                (Some(generations::keep_bak(live, &current)?), replaced)
+                // Its vault id, if it is a readable vault at all.
+                let replaced = read_file(live)
+                    .ok()
+                    .and_then(|b| format::parse_file(&b).ok().map(|p| p.header.vault_id));
+                (Some(generations::keep_bak(live)?), replaced)
             } else {
                 (None, None)
             };

@@ -1,0 +1,304 @@
+//! The audit log around every command (DESIGN.md §1: every operation is
+//! audited), written in one place: [`around`] runs a command and appends
+//! one line for it with the library's [`credvault::audit`].
+//!
+//! - Which operation and key: [`describe`], one match over [`Command`]
+//!   with a generic fallback (the subcommand's own name), so a new command
+//!   is audited without code here.
+//! - The audit key: [`remember`] is called wherever the CLI holds an
+//!   unlocked vault (opening, `init`, after `rekey`); a command that never
+//!   unlocked (a failed unlock, `lock`) writes an unauthenticated line.
+//! - Where and whether: `--audit-log PATH` / `CREDVAULT_AUDIT_LOG` (default
+//!   `<vault>.audit.jsonl`), `--no-audit` / `CREDVAULT_AUDIT=off`, and
+//!   `CREDVAULT_AUDIT=required`, under which a log that cannot be written
+//!   fails the command (exit 5; checked before the command runs, and
+//!   reported after it if the final append fails). Otherwise an audit
+//!   failure is a one-line warning and never changes the exit code.
+//!   `CREDVAULT_AUDIT_MAX_BYTES` sets the rotation size (default 1 MiB).
+//! - `exec` replaces the process: it writes its line just before, with
+//!   [`write_now`], listing the keys it passes (comma-separated).
+//! - Only when the vault file exists: a command that fails before there
+//!   is a vault (no vault yet, `init` refused) leaves no log behind.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+
+use credvault::audit::{AuditKey, AuditLog, Event, Outcome, DEFAULT_MAX_BYTES};
+use credvault::Vault;
+
+use crate::cli::{AuditCommand, Command, GlobalArgs, SlotCommand};
+use crate::commands::Failure;
+use crate::exit::{CliError, Exit};
+use crate::output::note;
+use crate::unlock::Context;
+
+/// `CREDVAULT_AUDIT`: `on` (default), `off`, `required`.
+pub const ENV_AUDIT: &str = "CREDVAULT_AUDIT";
+/// `CREDVAULT_AUDIT_MAX_BYTES`: the rotation size.
+pub const ENV_AUDIT_MAX_BYTES: &str = "CREDVAULT_AUDIT_MAX_BYTES";
+
+thread_local! {
+    static KEY: RefCell<Option<AuditKey>> = const { RefCell::new(None) };
+    /// The line of the running command, until it is written.
+    static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
+}
+
+/// A command's audit line, not yet written.
+struct Pending {
+    log: AuditLog,
+    event: Event,
+    required: bool,
+}
+
+/// Keeps the audit key of `vault` for this process's audit line.
+pub fn remember(vault: &Vault) {
+    KEY.with(|k| *k.borrow_mut() = Some(AuditKey::for_vault(vault)));
+}
+
+/// Whether and how strictly to audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Off,
+    On,
+    Required,
+}
+
+/// The resolved audit settings.
+pub struct Settings {
+    mode: Mode,
+    path: Option<PathBuf>,
+}
+
+impl Settings {
+    /// From the global options and the environment.
+    pub fn resolve(global: &GlobalArgs) -> Result<Settings, CliError> {
+        let env = std::env::var(ENV_AUDIT).unwrap_or_default();
+        let mode = match env.to_ascii_lowercase().as_str() {
+            "" | "on" | "1" | "true" => Mode::On,
+            "off" | "0" | "false" => Mode::Off,
+            "required" => Mode::Required,
+            other => {
+                return Err(CliError::usage(format!(
+                    "{ENV_AUDIT}={other:?} is not one of on, off, required"
+                )))
+            }
+        };
+        let mode = if global.no_audit { Mode::Off } else { mode };
+        Ok(Settings {
+            mode,
+            path: global.audit_log.clone(),
+        })
+    }
+
+    /// The log for the context's vault, if one can be named.
+    pub fn log(&self, context: &Context) -> Option<AuditLog> {
+        let log = match &self.path {
+            Some(p) => AuditLog::at(p.clone()),
+            None => AuditLog::beside(context.vault_path().ok()?),
+        };
+        let max = std::env::var(ENV_AUDIT_MAX_BYTES)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_MAX_BYTES);
+        Some(log.with_max_bytes(max))
+    }
+}
+
+/// Runs `run` (the command) and appends its audit line.
+pub fn around(
+    command: &Command,
+    context: &Context,
+    settings: &Settings,
+    run: impl FnOnce() -> Result<Exit, Failure>,
+) -> Result<Exit, Failure> {
+    let Some((operation, key, prefix)) = describe(command) else {
+        return run();
+    };
+    if settings.mode == Mode::Off {
+        return run();
+    }
+    let log = settings.log(context);
+    if settings.mode == Mode::Required {
+        let vault_exists = context.vault_path().map(|p| p.exists()).unwrap_or(false);
+        if let Some(log) = log.as_ref().filter(|_| vault_exists) {
+            log.check_writable().map_err(required)?;
+        }
+    }
+    let mut event = Event::new(operation, user());
+    event.key = key;
+    event.prefix = prefix;
+    if let Some(log) = log {
+        PENDING.with(|p| {
+            *p.borrow_mut() = Some(Pending {
+                log,
+                event,
+                required: settings.mode == Mode::Required,
+            })
+        });
+    }
+    let result = run();
+    let Some(Pending { log, mut event, .. }) = PENDING.with(|p| p.borrow_mut().take()) else {
+        // Nothing to write, or already written (`exec`).
+        return result;
+    };
+    if !context.vault_path().map(|p| p.exists()).unwrap_or(false) {
+        return result;
+    }
+    event.time = std::time::SystemTime::now();
+    match &result {
+        Ok(Exit::Ok) | Err(Failure::Closed(_)) => {}
+        Ok(exit) => {
+            event.outcome = Outcome::Failure;
+            event.error = Some(exit.kind().to_owned());
+        }
+        Err(Failure::Error(e)) => {
+            event.outcome = Outcome::Failure;
+            event.error = Some(e.exit().kind().to_owned());
+        }
+    }
+    let written = KEY.with(|k| log.append(&event, k.borrow().as_ref()));
+    match written {
+        Ok(_) => result,
+        Err(e) if settings.mode == Mode::Required => match result {
+            // The command's own failure comes first.
+            Err(f) => Err(f),
+            Ok(_) => Err(required(e)),
+        },
+        Err(e) => {
+            note(&format!(
+                "warning: {e}; this operation is not in the audit log"
+            ));
+            result
+        }
+    }
+}
+
+/// Writes the running command's line now, as a success: for `exec`,
+/// which replaces this process and so never returns to [`around`]. Fails
+/// only under `CREDVAULT_AUDIT=required`.
+pub fn write_now() -> Result<(), Failure> {
+    let Some(pending) = PENDING.with(|p| p.borrow_mut().take()) else {
+        return Ok(());
+    };
+    let written = KEY.with(|k| pending.log.append(&pending.event, k.borrow().as_ref()));
+    match written {
+        Ok(_) => Ok(()),
+        Err(e) if pending.required => Err(required(e)),
+        Err(e) => {
+            note(&format!(
+                "warning: {e}; this operation is not in the audit log"
+            ));
+            Ok(())
+        }
+    }
+}
+
+fn required(e: credvault::audit::AuditError) -> Failure {
+    CliError::new(Exit::FileSystem, e.to_string())
+        .with_hint(format!(
+            "{ENV_AUDIT}=required: fix the audit log, or point --audit-log elsewhere"
+        ))
+        .into()
+}
+
+/// The operation name, key and prefix of `command`; `None` for commands
+/// that touch no vault (completions, man).
+pub fn describe(command: &Command) -> Option<(String, Option<String>, Option<String>)> {
+    let key = |k: &str| Some(k.to_owned());
+    let (op, key, prefix) = match command {
+        Command::Completions(_) | Command::Man => return None,
+        Command::Init(_) => ("init", None, None),
+        Command::Set(a) => ("store", key(&a.key), None),
+        Command::Get(a) => ("retrieve", key(&a.key), None),
+        Command::Rm(a) => ("delete", key(&a.key), None),
+        Command::Has(a) => ("has", key(&a.key), None),
+        Command::Ls(a) => ("list", None, a.prefix.clone()),
+        Command::Slot(SlotCommand::List(_)) => ("slot-list", None, None),
+        Command::Slot(SlotCommand::Add(_)) => ("slot-add", None, None),
+        Command::Slot(SlotCommand::Remove(a)) => {
+            ("slot-remove", Some(format!("slot {}", a.id)), None)
+        }
+        Command::Recovery(_) => ("recovery-rotate", None, None),
+        Command::Exec(a) => {
+            let keys: Vec<&str> = a.env.iter().map(|(_, k)| k.as_str()).collect();
+            ("exec", Some(keys.join(",")), None)
+        }
+        Command::Audit(AuditCommand::Show(a)) => ("audit-show", a.key.clone(), None),
+        Command::Audit(AuditCommand::Verify) => ("audit-verify", None, None),
+        other => return Some((generic_name(other), None, None)),
+    };
+    Some((op.to_owned(), key, prefix))
+}
+
+/// The kebab-case name of a command's variant (`ImportLegacy(..)` →
+/// `import-legacy`).
+fn generic_name(command: &Command) -> String {
+    let debug = format!("{command:?}");
+    let variant = debug
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or("command");
+    let mut out = String::new();
+    for (i, c) in variant.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The login name of the real user: the uid looked up in /etc/passwd,
+/// else `$USER`, else `uid:N`.
+pub fn user() -> String {
+    #[cfg(unix)]
+    {
+        let uid = rustix::process::getuid().as_raw();
+        let from_passwd = std::fs::read_to_string("/etc/passwd")
+            .ok()
+            .and_then(|text| {
+                text.lines().find_map(|line| {
+                    let mut fields = line.split(':');
+                    let name = fields.next()?;
+                    let id = fields.nth(1)?;
+                    (id.parse() == Ok(uid)).then(|| name.to_owned())
+                })
+            });
+        from_passwd
+            .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| format!("uid:{uid}"))
+    }
+    #[cfg(not(unix))]
+    {
+        std::env::var("USERNAME")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "unknown".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn op(args: &[&str]) -> (String, Option<String>, Option<String>) {
+        let mut argv = vec!["credvault"];
+        argv.extend_from_slice(args);
+        describe(&crate::cli::Cli::parse_from(argv).command).expect("audited")
+    }
+
+    #[test]
+    fn commands_have_operation_names() {
+        assert_eq!(op(&["set", "a.b"]).0, "store");
+        assert_eq!(op(&["get", "a.b"]).1.as_deref(), Some("a.b"));
+        assert_eq!(op(&["ls", "gh."]).2.as_deref(), Some("gh."));
+        assert_eq!(op(&["import-legacy"]).0, "import-legacy");
+        assert_eq!(op(&["undo"]).0, "undo");
+        assert_eq!(op(&["lock"]).0, "lock");
+        assert_eq!(op(&["audit", "verify"]).0, "audit-verify");
+    }
+}

@@ -6,6 +6,10 @@
 //! write a temp file in the same directory, fsync it, rename it over the
 //! vault, fsync the directory. Readers take no lock: a rename is atomic, so
 //! they see the old or the new file, never a mix.
+//!
+//! Each of those [`Step`]s asks an optional [`FaultInjector`] first, so
+//! tests can fail or crash a save at any step (`vault/tests/faults.rs`);
+//! real use passes none.
 
 pub mod generations;
 

@@ -336,7 +336,7 @@ fn init_calibrates_by_default() {
     let kdf = &json["slots"][0]["kdf"];
     assert!(kdf["memory_mib"].as_u64().unwrap() >= 19, "{kdf}");
     assert!(kdf["iterations"].as_u64().unwrap() >= 2, "{kdf}");
-    assert_eq!(kdf["parallelism"], 1);
+    assert_eq!(kdf["parallelism"], 4);
     assert_eq!(kdf["weak"], false);
 }
 

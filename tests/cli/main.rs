@@ -36,3 +36,5 @@ mod backup;
 mod rekey;
 // The tamper-evident audit log: a line per command, verify, show, rotation.
 mod audit;
+// kdf-calibrate: the calibration of init alone, touching no vault.
+mod kdf;

@@ -202,11 +202,11 @@ fn required(e: credvault::audit::AuditError) -> Failure {
 }
 
 /// The operation name, key and prefix of `command`; `None` for commands
-/// that touch no vault (completions, man).
+/// that touch no vault (completions, man, kdf-calibrate).
 pub fn describe(command: &Command) -> Option<(String, Option<String>, Option<String>)> {
     let key = |k: &str| Some(k.to_owned());
     let (op, key, prefix) = match command {
-        Command::Completions(_) | Command::Man => return None,
+        Command::Completions(_) | Command::Man | Command::KdfCalibrate(_) => return None,
         Command::Init(_) => ("init", None, None),
         Command::Set(a) => ("store", key(&a.key), None),
         Command::Get(a) => ("retrieve", key(&a.key), None),
@@ -300,5 +300,19 @@ mod tests {
         assert_eq!(op(&["undo"]).0, "undo");
         assert_eq!(op(&["lock"]).0, "lock");
         assert_eq!(op(&["audit", "verify"]).0, "audit-verify");
+    }
+
+    #[test]
+    fn commands_without_a_vault_are_not_audited() {
+        for args in [
+            &["man"][..],
+            &["completions", "bash"],
+            &["kdf-calibrate", "--target-ms", "5"],
+        ] {
+            let mut argv = vec!["credvault"];
+            argv.extend_from_slice(args);
+            let command = crate::cli::Cli::parse_from(argv).command;
+            assert!(describe(&command).is_none(), "{args:?}");
+        }
     }
 }

@@ -161,7 +161,9 @@ pub fn open(path: &Path, options: OpenOptions) -> Result<Option<Vault>, VaultErr
     let Some(dek) = load(&vault_id) else {
         return Ok(None);
     };
-    match Vault::open_with_key(path, dek, options) {
+    // The bytes just read: one read of the file, and the key is tried on
+    // exactly the file its vault ID came from.
+    match Vault::open_bytes_with_key(path, bytes, dek, options) {
         Ok(vault) => Ok(Some(vault)),
         Err(VaultError::Tampered) => {
             // A stale or planted key: never let it shadow real unlocking.

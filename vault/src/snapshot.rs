@@ -106,15 +106,4 @@ impl Snapshot {
             .map(|entry| unseal(&self.keys.value, name, entry))
             .transpose()
     }
-
-    /// The parts a [`Vault`](crate::Vault) is built from.
-    pub(crate) fn into_parts(self) -> (u8, Header, Body, Keys, u32) {
-        (
-            self.minor,
-            self.header,
-            self.body,
-            self.keys,
-            self.unlocked_by,
-        )
-    }
 }

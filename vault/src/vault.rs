@@ -1,11 +1,13 @@
 //! The engine: create, open and unlock a vault; read values; change them in
 //! locked, atomic saves that re-read the file first (FORMAT.md §7).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::crypto::{self, ExcessiveWork, KdfLimits, Passphrase, SecretKey, SecretValue};
+use crate::format::body::Change;
 use crate::format::{
     self, limits, Body, Entry, FormatError, Header, KdfParams, KeyName, Kind, Metadata, NameError,
 };
@@ -186,16 +188,96 @@ impl Keys {
 /// `header.body_len` is set here. Public so the vector generator and tools
 /// can build files byte for byte.
 pub fn seal_file(header: &mut Header, minor: u8, body: &Body, dek: &SecretKey) -> Vec<u8> {
-    let keys = Keys::derive(dek.clone(), &header.vault_id);
     let plain = zeroize::Zeroizing::new(body.encode());
+    seal_plain(header, minor, &plain, dek)
+}
+
+/// [`seal_file`] of an encoded body plaintext.
+fn seal_plain(header: &mut Header, minor: u8, plain: &[u8], dek: &SecretKey) -> Vec<u8> {
+    let keys = Keys::derive(dek.clone(), &header.vault_id);
     header.body_len = (plain.len() + format::TAG_LEN) as u64;
     let mut out = format::encode_aad(header);
     if minor != format::MINOR_VERSION {
         out[9] = minor;
     }
-    let ct = crypto::seal(&keys.body, &header.body_nonce, &out, &plain);
-    out.extend_from_slice(&ct);
+    // One buffer for the whole file: the body is copied in after the header
+    // and encrypted where it lies, then the tag is appended.
+    let aad_len = out.len();
+    out.reserve_exact(plain.len() + format::TAG_LEN);
+    out.extend_from_slice(plain);
+    let (aad, buf) = out.split_at_mut(aad_len);
+    let tag = crypto::seal_in_place(&keys.body, &header.body_nonce, aad, buf);
+    out.extend_from_slice(&tag);
     out
+}
+
+/// Where the parts of a parsed file lie in its bytes, so the body can be
+/// decrypted in place once the parse's borrow has ended.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Layout {
+    aad_len: usize,
+    body_len: usize,
+}
+
+impl Layout {
+    /// The layout of `parsed`, whose `aad` and `body_ciphertext` are
+    /// consecutive slices of the file, in that order (FORMAT.md §2).
+    pub(crate) fn of(parsed: &format::ParsedFile<'_>) -> Layout {
+        Layout {
+            aad_len: parsed.aad.len(),
+            body_len: parsed.body_ciphertext.len(),
+        }
+    }
+}
+
+/// Decrypts the body of the file `bytes` in place and decodes it
+/// (FORMAT.md §5). `bytes` must be the bytes `layout` and `header` were
+/// parsed from. The plaintext is left in `bytes` (callers hold them in a
+/// `Zeroizing` buffer); on an authentication failure nothing is decrypted.
+pub(crate) fn open_body_in_place(
+    bytes: &mut [u8],
+    layout: Layout,
+    header: &Header,
+    keys: &Keys,
+) -> Result<Body, VaultError> {
+    let range = decrypt_body_in_place(bytes, layout, header, keys)?;
+    let plain = bytes.get(range).ok_or(VaultError::Tampered)?;
+    Ok(Body::decode(plain)?)
+}
+
+/// [`open_body_in_place`], keeping the plaintext in a checked
+/// [`BodyIndex`](format::body::BodyIndex) instead of decoding every entry.
+fn open_body_indexed(
+    mut bytes: zeroize::Zeroizing<Vec<u8>>,
+    layout: Layout,
+    header: &Header,
+    keys: &Keys,
+) -> Result<format::body::BodyIndex, VaultError> {
+    let range = decrypt_body_in_place(&mut bytes, layout, header, keys)?;
+    Ok(format::body::BodyIndex::new(bytes, range)?)
+}
+
+/// Decrypts the body ciphertext of the file `bytes` in place; returns where
+/// the plaintext lies.
+fn decrypt_body_in_place(
+    bytes: &mut [u8],
+    layout: Layout,
+    header: &Header,
+    keys: &Keys,
+) -> Result<std::ops::Range<usize>, VaultError> {
+    let (aad, rest) = bytes.split_at_mut(layout.aad_len);
+    let ct_len = layout
+        .body_len
+        .checked_sub(format::TAG_LEN)
+        .ok_or(VaultError::Tampered)?;
+    let (ct, rest) = rest.split_at_mut(ct_len);
+    let tag: &[u8; format::TAG_LEN] = rest
+        .get(..format::TAG_LEN)
+        .and_then(|t| t.try_into().ok())
+        .ok_or(VaultError::Tampered)?;
+    crypto::open_in_place(&keys.body, &header.body_nonce, aad, ct, tag)
+        .map_err(|_| VaultError::Tampered)?;
+    Ok(layout.aad_len..layout.aad_len + ct_len)
 }
 
 /// Decrypts and decodes the body of a parsed file with the data key.
@@ -230,7 +312,19 @@ pub(crate) fn unseal(
     name: &KeyName,
     entry: &Entry,
 ) -> Result<SecretValue, VaultError> {
-    let sealed = entry.value.as_bytes();
+    unseal_bytes(value_key, name, entry.value.as_bytes())
+}
+
+/// [`unseal`] of the sealed bytes of a value (at least 40 bytes, as the
+/// body reader checks).
+fn unseal_bytes(
+    value_key: &SecretKey,
+    name: &KeyName,
+    sealed: &[u8],
+) -> Result<SecretValue, VaultError> {
+    if sealed.len() < format::SealedValue::MIN_LEN {
+        return Err(VaultError::Tampered);
+    }
     let (nonce, ct) = sealed.split_at(format::NONCE_LEN);
     // split_at of a SealedValue (>= 40 bytes) leaves exactly 24 bytes.
     let nonce: [u8; 24] = nonce.try_into().map_err(|_| VaultError::Tampered)?;
@@ -313,10 +407,15 @@ pub struct Vault {
     path: PathBuf,
     minor: u8,
     header: Header,
-    body: Body,
+    body: Contents,
     keys: Keys,
     unlocked_by: u32,
     options: OpenOptions,
+    /// Whether `body` is the body of the file whose header is `header`, as
+    /// last read or written. A save then skips decrypting the file again
+    /// when its prefix and header are unchanged (FORMAT.md §7); false after
+    /// a failed save whose changes could not be rolled back.
+    body_is_current: bool,
 }
 
 impl std::fmt::Debug for Vault {
@@ -324,8 +423,59 @@ impl std::fmt::Debug for Vault {
         f.debug_struct("Vault")
             .field("path", &self.path)
             .field("save_counter", &self.header.save_counter)
-            .field("entries", &self.body.entries.len())
+            .field("entries", &self.body.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// The body of an open vault: as opened (checked and indexed, decoded on
+/// first need), or decoded (after a create or a save).
+#[derive(Debug)]
+enum Contents {
+    Indexed(format::body::BodyIndex),
+    Decoded(Body),
+}
+
+impl Contents {
+    fn body(&self) -> &Body {
+        match self {
+            Contents::Indexed(index) => index.body(),
+            Contents::Decoded(body) => body,
+        }
+    }
+
+    fn take(&mut self) -> Body {
+        match std::mem::replace(self, Contents::Decoded(Body::default())) {
+            Contents::Indexed(index) => index.into_body(),
+            Contents::Decoded(body) => body,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Contents::Indexed(index) => index.len(),
+            Contents::Decoded(body) => body.entries.len(),
+        }
+    }
+
+    fn contains(&self, name: &KeyName) -> bool {
+        match self {
+            Contents::Indexed(index) => index.contains(name),
+            Contents::Decoded(body) => body.entries.contains_key(name),
+        }
+    }
+
+    fn sealed_value(&self, name: &KeyName) -> Option<&[u8]> {
+        match self {
+            Contents::Indexed(index) => index.sealed_value(name),
+            Contents::Decoded(body) => body.entries.get(name).map(|e| e.value.as_bytes()),
+        }
+    }
+}
+
+impl From<Body> for Contents {
+    fn from(body: Body) -> Self {
+        Contents::Decoded(body)
     }
 }
 
@@ -454,10 +604,11 @@ impl Vault {
             path: path.to_owned(),
             minor: format::MINOR_VERSION,
             header,
-            body,
+            body: body.into(),
             keys,
             unlocked_by: 1,
             options,
+            body_is_current: true,
         })
     }
 
@@ -472,9 +623,14 @@ impl Vault {
         unlocker: &mut dyn Unlocker,
         options: OpenOptions,
     ) -> Result<Vault, VaultError> {
-        let bytes = read_file(path)?;
-        let snapshot = crate::snapshot::open_bytes(&bytes, unlocker, &options)?;
-        let (minor, header, body, keys, unlocked_by) = snapshot.into_parts();
+        let bytes = zeroize::Zeroizing::new(read_file(path)?);
+        let parsed = format::parse_file(&bytes)?;
+        let (dek, unlocked_by) = unlock(&parsed.header, unlocker, &options.kdf_limits)?;
+        let layout = Layout::of(&parsed);
+        let minor = parsed.prefix.minor;
+        let header = parsed.header;
+        let keys = Keys::derive(dek, &header.vault_id);
+        let body = Contents::Indexed(open_body_indexed(bytes, layout, &header, &keys)?);
         Ok(Vault {
             path: path.to_owned(),
             minor,
@@ -483,6 +639,7 @@ impl Vault {
             keys,
             unlocked_by,
             options,
+            body_is_current: true,
         })
     }
 
@@ -495,17 +652,33 @@ impl Vault {
         options: OpenOptions,
     ) -> Result<Vault, VaultError> {
         let bytes = read_file(path)?;
+        Self::open_bytes_with_key(path, bytes, dek, options)
+    }
+
+    /// [`Vault::open_with_key`] on `bytes` already read from `path`; the
+    /// body is decrypted in place.
+    pub(crate) fn open_bytes_with_key(
+        path: &Path,
+        bytes: Vec<u8>,
+        dek: SecretKey,
+        options: OpenOptions,
+    ) -> Result<Vault, VaultError> {
+        let bytes = zeroize::Zeroizing::new(bytes);
         let parsed = format::parse_file(&bytes)?;
-        let keys = Keys::derive(dek, &parsed.header.vault_id);
-        let body = open_body(&parsed, &keys)?;
+        let layout = Layout::of(&parsed);
+        let minor = parsed.prefix.minor;
+        let header = parsed.header;
+        let keys = Keys::derive(dek, &header.vault_id);
+        let body = Contents::Indexed(open_body_indexed(bytes, layout, &header, &keys)?);
         Ok(Vault {
             path: path.to_owned(),
-            minor: parsed.prefix.minor,
-            header: parsed.header,
+            minor,
+            header,
             body,
             keys,
             unlocked_by: 0,
             options,
+            body_is_current: true,
         })
     }
 
@@ -548,20 +721,19 @@ impl Vault {
 
     /// Whether a live entry named `name` exists.
     pub fn has(&self, name: &KeyName) -> bool {
-        self.body.entries.contains_key(name)
+        self.body.contains(name)
     }
 
     /// The entry's non-secret attributes and sealed value.
     pub fn entry(&self, name: &KeyName) -> Option<&Entry> {
-        self.body.entries.get(name)
+        self.body.body().entries.get(name)
     }
 
     /// Unseals and returns the value of `name`, or `None`.
     pub fn get(&self, name: &KeyName) -> Result<Option<SecretValue>, VaultError> {
         self.body
-            .entries
-            .get(name)
-            .map(|entry| unseal(&self.keys.value, name, entry))
+            .sealed_value(name)
+            .map(|sealed| unseal_bytes(&self.keys.value, name, sealed))
             .transpose()
     }
 
@@ -569,6 +741,7 @@ impl Vault {
     /// `prefix`.
     pub fn list(&self, prefix: Option<&str>) -> Vec<&KeyName> {
         self.body
+            .body()
             .entries
             .keys()
             .filter(|k| prefix.is_none_or(|p| k.as_str().starts_with(p)))
@@ -577,17 +750,17 @@ impl Vault {
 
     /// Number of live entries.
     pub fn len(&self) -> usize {
-        self.body.entries.len()
+        self.body.len()
     }
 
     /// Whether the vault has no live entries.
     pub fn is_empty(&self) -> bool {
-        self.body.entries.is_empty()
+        self.body.len() == 0
     }
 
     /// Names deleted, with their deletion times (Unix milliseconds).
     pub fn tombstones(&self) -> impl Iterator<Item = (&KeyName, u64)> {
-        self.body.tombstones.iter().map(|(k, t)| (k, *t))
+        self.body.body().tombstones.iter().map(|(k, t)| (k, *t))
     }
 
     /// Stores `value` under `name` and saves.
@@ -617,7 +790,8 @@ impl Vault {
         let (header, minor, body) = self.read_fresh()?;
         self.header = header;
         self.minor = minor;
-        self.body = body;
+        self.body = body.into();
+        self.body_is_current = true;
         Ok(())
     }
 
@@ -728,45 +902,124 @@ impl Vault {
     ) -> Result<T, VaultError> {
         let faults = self.options.fault_injector.as_deref();
         let _lock = VaultLock::acquire_with(&self.path, self.options.lock_timeout, faults)?;
-        let (mut header, minor, mut body) = self.read_fresh()?;
-        let vault_id = header.vault_id;
-        let (out, changed) = change(&vault_id, &mut header, &mut body, &self.keys.dek)?;
-        if changed {
-            header.save_counter = header.save_counter.saturating_add(1);
-            header.body_nonce = crypto::random_array();
-            // A file of a newer minor keeps its minor: this writer preserves
-            // the slots it does not know (FORMAT.md §2.2).
-            #[allow(clippy::unnecessary_min_or_max)]
-            let minor = minor.max(format::MINOR_VERSION);
-            let bytes = seal_file(&mut header, minor, &body, &self.keys.dek);
-            // A writer never produces a file no reader accepts (FORMAT.md §6.1).
-            if header.body_len > limits::MAX_BODY_LEN + format::TAG_LEN as u64 {
-                return Err(FormatError::TooLarge {
-                    what: "body length",
-                    found: header.body_len - format::TAG_LEN as u64,
-                    max: limits::MAX_BODY_LEN,
-                }
-                .into());
-            }
-            generations::replace_keeping(&self.path, &bytes, self.options.generations, faults)?;
-            self.minor = minor;
+        let mut bytes = zeroize::Zeroizing::new(read_file(&self.path)?);
+        let fresh = format::parse_file(&bytes)?;
+        if fresh.header.vault_id != self.header.vault_id {
+            return Err(VaultError::KeyChanged);
         }
-        self.header = header;
-        self.body = body;
-        Ok(out)
+        // FORMAT.md §7 step 1. Every save writes a fresh random body nonce
+        // into the header, so an unchanged prefix and header means the file
+        // is the one this vault last read or wrote, and the body in memory
+        // is its body: no need to decrypt and decode it again.
+        let unchanged = self.body_is_current
+            && fresh.prefix.minor == self.minor
+            && fresh.aad == self.aad().as_slice();
+        drop(fresh);
+        let (mut header, minor, mut body) = if unchanged {
+            (self.header.clone(), self.minor, self.body.take())
+        } else {
+            self.decode_fresh(&mut bytes)?
+        };
+        let result = self.change_and_write(&mut header, minor, &mut body, change);
+        match result {
+            Ok((out, saved)) => {
+                if let Some(minor) = saved {
+                    self.minor = minor;
+                }
+                self.header = header;
+                self.body = body.into();
+                self.body_is_current = true;
+                Ok(out)
+            }
+            Err(e) => {
+                if unchanged {
+                    // `change` may have edited the body taken from `self`:
+                    // go back to the file's, which is still in `bytes`.
+                    match self.decode_fresh(&mut bytes) {
+                        Ok((_, _, original)) => self.body = original.into(),
+                        Err(_) => {
+                            self.body = body.into();
+                            self.body_is_current = false;
+                        }
+                    }
+                }
+                Err(e)
+            }
+        }
     }
 
-    fn read_fresh(&self) -> Result<(Header, u8, Body), VaultError> {
-        let bytes = read_file(&self.path)?;
-        let parsed = format::parse_file(&bytes)?;
+    /// Lets `change` edit header and body and, if it says so, seals and
+    /// writes them; returns its output and the minor written, if any.
+    fn change_and_write<T>(
+        &self,
+        header: &mut Header,
+        minor: u8,
+        body: &mut Body,
+        change: impl FnOnce(
+            &[u8; 16],
+            &mut Header,
+            &mut Body,
+            &SecretKey,
+        ) -> Result<(T, bool), VaultError>,
+    ) -> Result<(T, Option<u8>), VaultError> {
+        let faults = self.options.fault_injector.as_deref();
+        let vault_id = header.vault_id;
+        let (out, changed) = change(&vault_id, header, body, &self.keys.dek)?;
+        if !changed {
+            return Ok((out, None));
+        }
+        header.save_counter = header.save_counter.saturating_add(1);
+        header.body_nonce = crypto::random_array();
+        // A file of a newer minor keeps its minor: this writer preserves
+        // the slots it does not know (FORMAT.md §2.2).
+        #[allow(clippy::unnecessary_min_or_max)]
+        let minor = minor.max(format::MINOR_VERSION);
+        let bytes = seal_file(header, minor, body, &self.keys.dek);
+        // A writer never produces a file no reader accepts (FORMAT.md §6.1).
+        if header.body_len > limits::MAX_BODY_LEN + format::TAG_LEN as u64 {
+            return Err(FormatError::TooLarge {
+                what: "body length",
+                found: header.body_len - format::TAG_LEN as u64,
+                max: limits::MAX_BODY_LEN,
+            }
+            .into());
+        }
+        generations::replace_keeping(&self.path, &bytes, self.options.generations, faults)?;
+        Ok((out, Some(minor)))
+    }
+
+    /// The prefix and header bytes of the file this vault last read or
+    /// wrote (the body's associated data, FORMAT.md §5).
+    fn aad(&self) -> Vec<u8> {
+        let mut aad = format::encode_aad(&self.header);
+        if let Some(minor) = aad.get_mut(9) {
+            *minor = self.minor;
+        }
+        aad
+    }
+
+    /// Reads the file (under the caller's lock) and decodes it with
+    /// [`Vault::decode_fresh`].
+    pub(crate) fn read_fresh(&self) -> Result<(Header, u8, Body), VaultError> {
+        let mut bytes = zeroize::Zeroizing::new(read_file(&self.path)?);
+        self.decode_fresh(&mut bytes)
+    }
+
+    /// Parses the file `bytes` read under the lock, checks it is still this
+    /// vault under this key and decrypts (in place) and decodes its body.
+    fn decode_fresh(&self, bytes: &mut [u8]) -> Result<(Header, u8, Body), VaultError> {
+        let parsed = format::parse_file(bytes)?;
         if parsed.header.vault_id != self.header.vault_id {
             return Err(VaultError::KeyChanged);
         }
-        let body = open_body(&parsed, &self.keys).map_err(|e| match e {
+        let layout = Layout::of(&parsed);
+        let minor = parsed.prefix.minor;
+        let header = parsed.header;
+        let body = open_body_in_place(bytes, layout, &header, &self.keys).map_err(|e| match e {
             VaultError::Tampered => VaultError::KeyChanged,
             other => other,
         })?;
-        Ok((parsed.header, parsed.prefix.minor, body))
+        Ok((header, minor, body))
     }
 }
 
@@ -823,6 +1076,9 @@ impl Transaction<'_> {
     /// Takes the lock, re-reads the vault, applies the changes in order and
     /// saves atomically. Nothing is saved if a step fails.
     pub fn commit(self) -> Result<Committed, VaultError> {
+        if let Some(committed) = self.vault.commit_patched(&self.ops)? {
+            return Ok(committed);
+        }
         let ops = self.ops;
         self.vault.save_with(move |_, _header, body, _dek| {
             let now = now_ms();
@@ -835,24 +1091,8 @@ impl Transaction<'_> {
                         options,
                     } => {
                         body.tombstones.remove(&name);
-                        let entry = match body.entries.remove(&name) {
-                            Some(old) => Entry {
-                                value,
-                                kind: options.kind.unwrap_or(old.kind),
-                                created_ms: old.created_ms,
-                                updated_ms: now.max(old.updated_ms),
-                                expires_ms: options.expires_ms.or(old.expires_ms),
-                                metadata: options.metadata.unwrap_or(old.metadata),
-                            },
-                            None => Entry {
-                                value,
-                                kind: options.kind.unwrap_or_else(Kind::secret),
-                                created_ms: now,
-                                updated_ms: now,
-                                expires_ms: options.expires_ms,
-                                metadata: options.metadata.unwrap_or_default(),
-                            },
-                        };
+                        let old = body.entries.remove(&name);
+                        let entry = merged_entry(old, value, options, now);
                         body.entries.insert(name, entry);
                         committed.saved = true;
                     }
@@ -877,6 +1117,130 @@ impl Transaction<'_> {
             let saved = committed.saved;
             Ok((committed, saved))
         })
+    }
+}
+
+/// The entry a set makes: `value` with `options` over the `old` entry's
+/// attributes, if there was one (times in Unix milliseconds).
+fn merged_entry(old: Option<Entry>, value: SealedValue, options: SetOptions, now: u64) -> Entry {
+    match old {
+        Some(old) => Entry {
+            value,
+            kind: options.kind.unwrap_or(old.kind),
+            created_ms: old.created_ms,
+            updated_ms: now.max(old.updated_ms),
+            expires_ms: options.expires_ms.or(old.expires_ms),
+            metadata: options.metadata.unwrap_or(old.metadata),
+        },
+        None => Entry {
+            value,
+            kind: options.kind.unwrap_or_else(Kind::secret),
+            created_ms: now,
+            updated_ms: now,
+            expires_ms: options.expires_ms,
+            metadata: options.metadata.unwrap_or_default(),
+        },
+    }
+}
+
+impl Vault {
+    /// Commits `ops` by patching the body bytes (FORMAT.md §7): when the
+    /// body is held as an index and the file is still the one it came from,
+    /// the new body is the old one with the changed records spliced in,
+    /// byte for byte what a full encoding gives, so a set costs what the
+    /// AEAD and the write cost rather than decoding and encoding every
+    /// entry. `None`: not applicable, the caller takes the general path.
+    fn commit_patched(&mut self, ops: &[Op]) -> Result<Option<Committed>, VaultError> {
+        let Contents::Indexed(index) = &self.body else {
+            return Ok(None);
+        };
+        if !self.body_is_current {
+            return Ok(None);
+        }
+        let faults = self.options.fault_injector.as_deref();
+        let lock = VaultLock::acquire_with(&self.path, self.options.lock_timeout, faults)?;
+        // FORMAT.md §7 step 1, as in `save_with`, reading only the prefix
+        // and header: equal bytes and length mean the same save.
+        let aad = self.aad();
+        let expected_len = aad.len() as u64 + self.header.body_len;
+        let (head, len) = store::read_prefix(&self.path, aad.len())?;
+        if head != aad || len != expected_len {
+            drop(lock);
+            return Ok(None);
+        }
+
+        let now = now_ms();
+        let mut committed = Committed::default();
+        let mut changes: BTreeMap<KeyName, Change> = BTreeMap::new();
+        for op in ops {
+            match op {
+                Op::Set {
+                    name,
+                    value,
+                    options,
+                } => {
+                    let old = match changes.get(name) {
+                        Some(Change::Set(entry)) => Some(entry.clone()),
+                        Some(Change::Delete(_)) => None,
+                        None => index.entry(name),
+                    };
+                    let entry = merged_entry(old, value.clone(), options.clone(), now);
+                    changes.insert(name.clone(), Change::Set(entry));
+                    committed.saved = true;
+                }
+                Op::Delete { name } => {
+                    let live = match changes.get(name) {
+                        Some(Change::Set(_)) => true,
+                        Some(Change::Delete(_)) => false,
+                        None => index.contains(name),
+                    };
+                    if live {
+                        changes.insert(name.clone(), Change::Delete(now));
+                        committed.saved = true;
+                    } else {
+                        committed.not_found.push(name.clone());
+                    }
+                }
+            }
+        }
+        if !committed.saved {
+            return Ok(Some(committed));
+        }
+        let Some(patch) = index.patch(&changes) else {
+            drop(lock);
+            return Ok(None);
+        };
+        if patch.records() > limits::MAX_RECORDS {
+            return Err(FormatError::TooLarge {
+                what: "entry and tombstone count",
+                found: patch.records() as u64,
+                max: limits::MAX_RECORDS as u64,
+            }
+            .into());
+        }
+        let mut plain = zeroize::Zeroizing::new(Vec::with_capacity(patch.len()));
+        patch.write_into(&mut plain);
+        let mut header = self.header.clone();
+        header.save_counter = header.save_counter.saturating_add(1);
+        header.body_nonce = crypto::random_array();
+        // As in `change_and_write`: a newer minor keeps its minor.
+        #[allow(clippy::unnecessary_min_or_max)]
+        let minor = self.minor.max(format::MINOR_VERSION);
+        let bytes = seal_plain(&mut header, minor, &plain, &self.keys.dek);
+        if header.body_len > limits::MAX_BODY_LEN + format::TAG_LEN as u64 {
+            return Err(FormatError::TooLarge {
+                what: "body length",
+                found: header.body_len - format::TAG_LEN as u64,
+                max: limits::MAX_BODY_LEN,
+            }
+            .into());
+        }
+        generations::replace_keeping(&self.path, &bytes, self.options.generations, faults)?;
+        drop(lock);
+        self.header = header;
+        self.minor = minor;
+        self.body = Contents::Indexed(format::body::BodyIndex::trusted(plain));
+        Ok(Some(committed))
     }
 }
 

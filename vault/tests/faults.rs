@@ -209,6 +209,10 @@ fn an_error_at_any_step_of_a_save_keeps_the_old_vault() {
         assert_eq!(contents(&path), expected, "after an error at {step:?}");
         assert_lock_free(&path);
         assert_eq!(temps(dir.path()), vec![], "after an error at {step:?}");
+        // The handle still shows the file it last read: the failed change
+        // is not left in memory for the next save to write.
+        assert!(!v.has(&name("b")), "in memory after an error at {step:?}");
+        assert!(v.has(&name("a")), "in memory after an error at {step:?}");
 
         // The same handle saves once the fault is gone.
         fail.armed.store(false, Ordering::SeqCst);

@@ -78,16 +78,25 @@ fn too_large() -> CliError {
 }
 
 /// Reads stdin to its end, at most `max` bytes, straight from the file
-/// descriptor into one zeroized buffer (no stdio buffer, no reallocation
-/// leaving copies behind).
+/// descriptor into zeroized buffers (no stdio buffer; a buffer outgrown is
+/// zeroized, never reallocated, so no copy is left behind).
 fn read_stdin(max: usize) -> Result<Zeroizing<Vec<u8>>, CliError> {
     let stdin = io::stdin();
-    let mut buf = Zeroizing::new(vec![0u8; max + 1]);
+    // Start small and double: a buffer of the 4 MiB limit would be touched
+    // in full by its zeroizing drop (a thousand page faults per `set`).
+    // Each outgrown buffer is zeroized as it is dropped.
+    let mut buf = Zeroizing::new(vec![0u8; 4096.min(max + 1)]);
     let mut len = 0;
     loop {
-        let Some(free) = buf.get_mut(len..).filter(|f| !f.is_empty()) else {
-            return Err(too_large());
-        };
+        if len == buf.len() {
+            if buf.len() > max {
+                return Err(too_large());
+            }
+            let mut bigger = Zeroizing::new(vec![0u8; (buf.len() * 2).min(max + 1)]);
+            bigger[..len].copy_from_slice(&buf[..len]);
+            buf = bigger;
+        }
+        let free = &mut buf[len..];
         match rustix::io::read(&stdin, free) {
             Ok(0) => break,
             Ok(n) => len += n,

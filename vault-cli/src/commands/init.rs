@@ -13,7 +13,6 @@
 
 use std::time::Duration;
 
-use credvault::crypto::kdf::calibrate;
 use credvault::format::SlotKind;
 use credvault::{store, KdfParams, NewSlot, Passphrase, RecoveryKey, Vault};
 use serde::Serialize;
@@ -25,13 +24,8 @@ use crate::passphrase::{self, Confirm, Source};
 use crate::recovery;
 use crate::unlock::{keychain_detail, Backend, Context};
 
-use super::kdf::{describe, weak_warning, KdfJson};
+use super::kdf::{self, describe, weak_warning, KdfJson};
 use super::Failure;
-
-/// Calibration aims at this much time per unlock (within roughly 0.5–1 s).
-const CALIBRATION_TARGET: Duration = Duration::from_millis(750);
-/// Calibration never picks more memory than this.
-const CALIBRATION_MAX_MEMORY_KIB: u32 = 256 * 1024;
 
 /// The warning for a vault only this machine's keychain opens.
 pub const KEYCHAIN_ONLY: &str = "the vault opens only with this machine's OS keychain: a copy or backup cannot be opened elsewhere; add a portable passphrase slot with `credvault slot add passphrase`";
@@ -273,7 +267,8 @@ fn new_passphrase(
 }
 
 /// The Argon2id parameters of a new passphrase slot: the three `--kdf-*`
-/// options, or calibrated on this machine (with the time it took).
+/// options, or calibrated on this machine as `kdf-calibrate` does, with
+/// its defaults (with the time it took).
 pub fn choose_kdf(args: &KdfArgs) -> Result<(KdfParams, Option<Duration>), CliError> {
     match (
         args.kdf_memory_mib,
@@ -287,8 +282,8 @@ pub fn choose_kdf(args: &KdfArgs) -> Result<(KdfParams, Option<Duration>), CliEr
         }
         // clap only accepts the three options together.
         _ => {
-            let (kdf, took) = calibrate(CALIBRATION_TARGET, CALIBRATION_MAX_MEMORY_KIB);
-            Ok((kdf, Some(took)))
+            let calibration = kdf::calibrate(kdf::default_target(), kdf::default_max_memory_kib());
+            Ok((calibration.params, Some(calibration.took)))
         }
     }
 }

@@ -93,6 +93,7 @@ pub fn run(
         Command::Recovery(crate::cli::RecoveryCommand::Rotate) => rekey::rotate(context, format),
         Command::Export(args) => export::export(args, context, format),
         Command::Import(args) => export::import(args, context, format),
+        Command::KdfCalibrate(args) => kdf::calibrate_command(args, format),
         Command::Completions(args) => docs::completions(args.shell),
         Command::Man => docs::man(),
     }

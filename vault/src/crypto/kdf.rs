@@ -98,21 +98,58 @@ pub fn argon2id(passphrase: &Passphrase, salt: &[u8], params: &KdfParams) -> Sec
     key
 }
 
-/// Chooses Argon2id parameters that take roughly `target` on this machine,
-/// never below the OWASP floor (19 MiB, t=2, p=1) and never above
-/// `max_memory_kib` (unless that is below the floor) or the default
-/// [`KdfLimits`]. Returns the parameters and the measured time of one
-/// derivation with them.
-///
-/// Parallelism is fixed at 1 (the `argon2` crate runs lanes sequentially
-/// without its `parallel` feature, so more lanes buy nothing here). Memory
-/// is raised first, from 64 MiB, up to `max_memory_kib`; then passes. Each
-/// step is measured, so the call itself costs a few times `target`.
+/// Lanes [`calibrate`] gives Argon2id: p = 4, RFC 9106 §4's recommended
+/// choice. Portable: a machine with fewer cores (or a build without the
+/// `parallel-kdf` feature) runs the lanes in turn, for the same total work
+/// and memory, so the parameters open anywhere within the default
+/// [`KdfLimits`].
+pub const DEFAULT_LANES: u32 = 4;
+
+/// What [`calibrate_with_progress`] reports while it runs: every trial
+/// derivation once before and once after it is timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CalibrationStep {
+    /// A derivation with these parameters is about to be timed.
+    Trying(KdfParams),
+    /// A derivation with `params` took `took`.
+    Measured {
+        /// The parameters of the trial.
+        params: KdfParams,
+        /// The time of one derivation with them on this machine.
+        took: Duration,
+    },
+}
+
+/// Chooses Argon2id parameters with [`DEFAULT_LANES`] lanes that take
+/// roughly `target` on this machine: [`calibrate_with_progress`] without
+/// progress reports.
 pub fn calibrate(target: Duration, max_memory_kib: u32) -> (KdfParams, Duration) {
+    calibrate_with_progress(target, max_memory_kib, DEFAULT_LANES, &mut |_| {})
+}
+
+/// Chooses Argon2id parameters with `lanes` lanes that take roughly
+/// `target` on this machine, never below the OWASP floor for memory and
+/// passes (19 MiB, t=2; FORMAT.md §6.2) and never above `max_memory_kib`
+/// (unless that is below the floor) or the default [`KdfLimits`]. Returns
+/// the parameters and the measured time of one derivation with them.
+///
+/// `lanes` is clamped to 1..=16 (the default reader limit). Memory is
+/// raised first, from 64 MiB, up to `max_memory_kib`; then passes. Each
+/// trial is timed as it runs here, lanes on threads with the
+/// `parallel-kdf` feature (up to one per core), and reported to `progress`
+/// ([`CalibrationStep`]), so the call itself costs a few times `target`.
+pub fn calibrate_with_progress(
+    target: Duration,
+    max_memory_kib: u32,
+    lanes: u32,
+    progress: &mut dyn FnMut(CalibrationStep),
+) -> (KdfParams, Duration) {
     const MIB: u32 = 1024;
     let floor_kib = limits::OWASP_FLOOR.0;
     let floor_t = limits::OWASP_FLOOR.1;
     let max_t = KdfLimits::default().max_iterations;
+    let p = lanes.clamp(1, KdfLimits::default().max_parallelism);
     // Whole MiB, at least the floor, at most the format and reader limits.
     let max_kib = (max_memory_kib / MIB * MIB)
         .min(KdfLimits::default().max_memory_kib)
@@ -125,6 +162,13 @@ pub fn calibrate(target: Duration, max_memory_kib: u32) -> (KdfParams, Duration)
     let scale = |value: u64, by: Duration, of: Duration| -> u64 {
         let ratio = by.as_secs_f64() / of.as_secs_f64().max(1e-6);
         (value as f64 * ratio) as u64
+    };
+    let mut measure = |m: u32, t: u32| -> Duration {
+        let params = params(m, t, p);
+        progress(CalibrationStep::Trying(params));
+        let took = time(&params);
+        progress(CalibrationStep::Measured { params, took });
+        took
     };
 
     let mut m = (64 * MIB).clamp(floor_kib, max_kib);
@@ -165,23 +209,23 @@ pub fn calibrate(target: Duration, max_memory_kib: u32) -> (KdfParams, Duration)
             }
         }
     }
-    (params(m, t), took)
+    (params(m, t, p), took)
 }
 
-fn params(memory_kib: u32, iterations: u32) -> KdfParams {
-    // calibrate keeps memory within floor..=1 GiB and passes within 2..=16,
-    // inside the format's ranges.
+fn params(memory_kib: u32, iterations: u32, parallelism: u32) -> KdfParams {
+    // calibrate keeps memory within floor..=1 GiB, passes within 2..=16 and
+    // lanes within 1..=16: inside the format's ranges, and 19 MiB is far
+    // above Argon2's 8 KiB per lane.
     #[allow(clippy::expect_used)]
-    KdfParams::new(memory_kib, iterations, 1).expect("calibrated parameters are in range")
+    KdfParams::new(memory_kib, iterations, parallelism).expect("calibrated parameters are in range")
 }
 
 /// Times one derivation with throwaway inputs.
-fn measure(memory_kib: u32, iterations: u32) -> Duration {
-    let p = params(memory_kib, iterations);
+fn time(params: &KdfParams) -> Duration {
     let pw = Passphrase::from("credvault calibration");
     let salt = [0x5a; 32];
     let start = Instant::now();
-    let key = argon2id(&pw, &salt, &p);
+    let key = argon2id(&pw, &salt, params);
     let took = start.elapsed();
     drop(key);
     took
@@ -219,8 +263,44 @@ mod tests {
         let (p, took) = calibrate(Duration::from_millis(1), 8 * 1024);
         assert_eq!(p.memory_kib(), limits::OWASP_FLOOR.0);
         assert_eq!(p.iterations(), limits::OWASP_FLOOR.1);
-        assert_eq!(p.parallelism(), 1);
+        assert_eq!(p.parallelism(), DEFAULT_LANES);
         assert!(!p.is_weak());
         assert!(took > Duration::ZERO);
+    }
+
+    #[test]
+    fn calibrate_reports_every_trial() {
+        let mut steps = Vec::new();
+        let (p, took) =
+            calibrate_with_progress(Duration::from_millis(1), 8 * 1024, 2, &mut |step| {
+                steps.push(step)
+            });
+        assert_eq!(p.parallelism(), 2);
+        // Each trial: announced, then measured with the same parameters.
+        assert!(!steps.is_empty() && steps.len() % 2 == 0, "{steps:?}");
+        for pair in steps.chunks(2) {
+            match pair {
+                [CalibrationStep::Trying(a), CalibrationStep::Measured { params, took }] => {
+                    assert_eq!(a, params);
+                    assert_eq!(params.parallelism(), 2);
+                    assert!(*took > Duration::ZERO);
+                }
+                other => panic!("unexpected steps {other:?}"),
+            }
+        }
+        // The result is the last trial.
+        assert_eq!(
+            steps.last(),
+            Some(&CalibrationStep::Measured { params: p, took })
+        );
+    }
+
+    #[test]
+    fn calibrate_clamps_lanes() {
+        let (p, _) = calibrate_with_progress(Duration::from_millis(1), 0, 0, &mut |_| {});
+        assert_eq!(p.parallelism(), 1);
+        let (p, _) = calibrate_with_progress(Duration::from_millis(1), 0, 99, &mut |_| {});
+        assert_eq!(p.parallelism(), KdfLimits::default().max_parallelism);
+        assert_eq!(p.memory_kib(), limits::OWASP_FLOOR.0);
     }
 }

@@ -4,7 +4,7 @@
 pub mod kdf;
 pub mod secret;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::{Aead, AeadInOut, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use rand::TryRngCore;
 use zeroize::Zeroizing;
@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 pub use kdf::{ExcessiveWork, KdfLimits};
 pub use secret::{Passphrase, SecretKey, SecretValue};
 
-use crate::format::NONCE_LEN;
+use crate::format::{NONCE_LEN, TAG_LEN};
 
 /// Authentication failed: wrong key or tampered data. Deliberately carries
 /// no detail (one failure class, no oracle).
@@ -55,6 +55,41 @@ pub fn seal(key: &SecretKey, nonce: &[u8; NONCE_LEN], aad: &[u8], plaintext: &[u
             },
         )
         .expect("plaintext within XChaCha20-Poly1305 limits")
+}
+
+/// XChaCha20-Poly1305 encryption in place: `buf` holds the plaintext and
+/// becomes the ciphertext; returns the 16-byte tag. Saves the copies of
+/// [`seal`] for large bodies.
+pub fn seal_in_place(
+    key: &SecretKey,
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    buf: &mut [u8],
+) -> [u8; TAG_LEN] {
+    let cipher = XChaCha20Poly1305::new(&Key::from(*key.expose()));
+    // As in `seal`: only plaintexts beyond 2^38 bytes fail.
+    #[allow(clippy::expect_used)]
+    let tag = cipher
+        .encrypt_inout_detached(&XNonce::from(*nonce), aad, buf.into())
+        .expect("plaintext within XChaCha20-Poly1305 limits");
+    tag.into()
+}
+
+/// XChaCha20-Poly1305 decryption in place: `buf` holds the ciphertext
+/// (without its tag) and becomes the plaintext if `tag` authenticates it;
+/// on failure `buf` is left as it was (the tag is checked before any byte
+/// is decrypted).
+pub fn open_in_place(
+    key: &SecretKey,
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    buf: &mut [u8],
+    tag: &[u8; TAG_LEN],
+) -> Result<(), AeadFailure> {
+    let cipher = XChaCha20Poly1305::new(&Key::from(*key.expose()));
+    cipher
+        .decrypt_inout_detached(&XNonce::from(*nonce), aad, buf.into(), &(*tag).into())
+        .map_err(|_| AeadFailure)
 }
 
 /// XChaCha20-Poly1305 decryption; the plaintext is zeroized on drop.
@@ -105,6 +140,25 @@ pub(crate) fn hex_lower(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_place_matches_seal_and_open() {
+        let key = SecretKey::random();
+        let nonce = [7u8; NONCE_LEN];
+        let msg = b"in place, same bytes".to_vec();
+        let sealed = seal(&key, &nonce, b"aad", &msg);
+        let mut buf = msg.clone();
+        let tag = seal_in_place(&key, &nonce, b"aad", &mut buf);
+        assert_eq!([buf.as_slice(), &tag].concat(), sealed);
+        let ct = buf.clone();
+        assert_eq!(
+            open_in_place(&key, &nonce, b"aaD", &mut buf, &tag),
+            Err(AeadFailure)
+        );
+        assert_eq!(buf, ct, "a failed open leaves the buffer alone");
+        open_in_place(&key, &nonce, b"aad", &mut buf, &tag).unwrap();
+        assert_eq!(buf, msg);
+    }
 
     #[test]
     fn seal_open_round_trip_and_tamper() {

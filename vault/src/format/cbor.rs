@@ -190,6 +190,215 @@ pub fn into_items(value: Value, what: &'static str) -> Result<Vec<Value>, Format
     }
 }
 
+/// The input is not the deterministic encoding the caller expects. Carries
+/// no detail on purpose: callers of the fast paths fall back to the
+/// reference reader ([`decode`]) for the error class (FORMAT.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reject;
+
+/// A zero-copy, allocation-free reader of the deterministic subset of
+/// FORMAT.md §3, for schemas known in advance (the body, §5).
+///
+/// Every head must be in shortest form with a definite length; only major
+/// types 0 (uint), 2 (bytes), 3 (text, checked UTF-8) and 5 (maps) are read.
+/// Anything else is a [`Reject`]. Map key order and the schema are the
+/// caller's to check; [`Reader::finish`] checks that no byte follows.
+#[derive(Debug)]
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+/// Major types (RFC 8949 §3.1).
+mod major {
+    pub const UINT: u8 = 0;
+    pub const BYTES: u8 = 2;
+    pub const TEXT: u8 = 3;
+    pub const MAP: u8 = 5;
+}
+
+impl<'a> Reader<'a> {
+    /// Starts reading at the first byte of `buf`.
+    pub fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0 }
+    }
+
+    /// Bytes not read yet.
+    #[inline]
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    #[inline]
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Reject> {
+        let end = self.pos.checked_add(n).ok_or(Reject)?;
+        let out = self.buf.get(self.pos..end).ok_or(Reject)?;
+        self.pos = end;
+        Ok(out)
+    }
+
+    #[inline]
+    fn be<const N: usize>(&mut self) -> Result<[u8; N], Reject> {
+        self.take(N)?.try_into().map_err(|_| Reject)
+    }
+
+    /// One head: major type and argument, in shortest form (RFC 8949
+    /// §4.2.1); indefinite lengths and reserved values are rejected.
+    #[inline]
+    fn head(&mut self) -> Result<(u8, u64), Reject> {
+        let [initial] = self.be::<1>()?;
+        let arg = match initial & 0x1f {
+            small @ 0..=23 => Some(u64::from(small)),
+            24 => Some(u64::from(u8::from_be_bytes(self.be()?))).filter(|v| *v >= 24),
+            25 => Some(u64::from(u16::from_be_bytes(self.be()?))).filter(|v| *v > 0xff),
+            26 => Some(u64::from(u32::from_be_bytes(self.be()?))).filter(|v| *v > 0xffff),
+            27 => Some(u64::from_be_bytes(self.be()?)).filter(|v| *v > 0xffff_ffff),
+            _ => None,
+        }
+        .ok_or(Reject)?;
+        Ok((initial >> 5, arg))
+    }
+
+    #[inline]
+    fn expect(&mut self, major: u8) -> Result<u64, Reject> {
+        match self.head()? {
+            (m, arg) if m == major => Ok(arg),
+            _ => Err(Reject),
+        }
+    }
+
+    /// A length that must fit in the rest of the input (each element of a
+    /// map takes at least one byte per key and value), so no caller can be
+    /// made to reserve memory for data that is not there.
+    #[inline]
+    fn length(&mut self, major: u8, min_bytes_each: usize) -> Result<usize, Reject> {
+        let n = usize::try_from(self.expect(major)?).map_err(|_| Reject)?;
+        if n.checked_mul(min_bytes_each).ok_or(Reject)? > self.remaining() {
+            return Err(Reject);
+        }
+        Ok(n)
+    }
+
+    /// An unsigned integer.
+    #[inline]
+    pub fn uint(&mut self) -> Result<u64, Reject> {
+        self.expect(major::UINT)
+    }
+
+    /// A byte string, borrowed from the input.
+    #[inline]
+    pub fn bytes(&mut self) -> Result<&'a [u8], Reject> {
+        let n = self.length(major::BYTES, 1)?;
+        self.take(n)
+    }
+
+    /// A text string, borrowed from the input; must be valid UTF-8.
+    #[inline]
+    pub fn text(&mut self) -> Result<&'a str, Reject> {
+        let n = self.length(major::TEXT, 1)?;
+        std::str::from_utf8(self.take(n)?).map_err(|_| Reject)
+    }
+
+    /// The bytes of a text string that `check` accepts, borrowed from the
+    /// input, with no UTF-8 check: `check` must admit ASCII only (and ASCII
+    /// is UTF-8). For names and kinds, whose grammars are ASCII.
+    #[inline]
+    pub fn ascii(&mut self, check: impl Fn(&[u8]) -> bool) -> Result<&'a [u8], Reject> {
+        let n = self.length(major::TEXT, 1)?;
+        let bytes = self.take(n)?;
+        if check(bytes) {
+            Ok(bytes)
+        } else {
+            Err(Reject)
+        }
+    }
+
+    /// The head of a map: its number of pairs.
+    #[inline]
+    pub fn map(&mut self) -> Result<usize, Reject> {
+        self.length(major::MAP, 2)
+    }
+
+    /// Fails unless every byte was read (FORMAT.md §3: exactly one item).
+    pub fn finish(self) -> Result<(), Reject> {
+        if self.pos == self.buf.len() {
+            Ok(())
+        } else {
+            Err(Reject)
+        }
+    }
+}
+
+/// Whether text key `a` sorts strictly before `b` in the order of their
+/// deterministic encodings (FORMAT.md §3): shorter first, then bytewise.
+pub fn text_key_before(a: &str, b: &str) -> bool {
+    (a.len(), a.as_bytes()) < (b.len(), b.as_bytes())
+}
+
+/// A writer of the deterministic encoding (FORMAT.md §3): shortest heads,
+/// definite lengths. The caller writes map keys in canonical order.
+#[derive(Debug, Default)]
+pub struct Writer {
+    out: Vec<u8>,
+}
+
+impl Writer {
+    /// A writer whose buffer starts with room for `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Writer {
+            out: Vec::with_capacity(capacity),
+        }
+    }
+
+    fn head(&mut self, major: u8, arg: u64) {
+        let m = major << 5;
+        // Each arm's range makes its cast lossless.
+        match arg {
+            0..=23 => self.out.push(m | arg as u8),
+            24..=0xff => self.out.extend_from_slice(&[m | 24, arg as u8]),
+            0x100..=0xffff => {
+                self.out.push(m | 25);
+                self.out.extend_from_slice(&(arg as u16).to_be_bytes());
+            }
+            0x1_0000..=0xffff_ffff => {
+                self.out.push(m | 26);
+                self.out.extend_from_slice(&(arg as u32).to_be_bytes());
+            }
+            _ => {
+                self.out.push(m | 27);
+                self.out.extend_from_slice(&arg.to_be_bytes());
+            }
+        }
+    }
+
+    /// An unsigned integer.
+    pub fn uint(&mut self, n: u64) {
+        self.head(major::UINT, n);
+    }
+
+    /// A byte string.
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.head(major::BYTES, b.len() as u64);
+        self.out.extend_from_slice(b);
+    }
+
+    /// A text string.
+    pub fn text(&mut self, s: &str) {
+        self.head(major::TEXT, s.len() as u64);
+        self.out.extend_from_slice(s.as_bytes());
+    }
+
+    /// The head of a map of `pairs` pairs; the pairs follow.
+    pub fn map(&mut self, pairs: usize) {
+        self.head(major::MAP, pairs as u64);
+    }
+
+    /// The encoded bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +457,88 @@ mod tests {
             .chain([0x00])
             .collect::<Vec<_>>();
         assert!(decode(&bytes, "t").is_err());
+    }
+
+    #[test]
+    fn writer_matches_ciborium_and_reader_reads_it_back() {
+        for n in [
+            0u64,
+            23,
+            24,
+            255,
+            256,
+            65535,
+            65536,
+            u32::MAX.into(),
+            u64::from(u32::MAX) + 1,
+            u64::MAX,
+        ] {
+            let mut w = Writer::default();
+            w.uint(n);
+            let bytes = w.into_bytes();
+            assert_eq!(bytes, encode(&uint(n)), "{n}");
+            let mut r = Reader::new(&bytes);
+            assert_eq!(r.uint(), Ok(n));
+            assert_eq!(r.finish(), Ok(()));
+        }
+        let text = "x".repeat(300);
+        let mut w = Writer::default();
+        w.map(1);
+        w.text(&text);
+        w.bytes(&[7; 30]);
+        let bytes = w.into_bytes();
+        assert_eq!(
+            bytes,
+            encode(&map(vec![(
+                Value::Text(text.clone()),
+                Value::Bytes(vec![7; 30])
+            )]))
+        );
+        let mut r = Reader::new(&bytes);
+        assert_eq!(r.map(), Ok(1));
+        assert_eq!(r.text(), Ok(text.as_str()));
+        assert_eq!(r.bytes(), Ok(&[7u8; 30][..]));
+        assert_eq!(r.finish(), Ok(()));
+    }
+
+    #[test]
+    fn reader_rejects_what_decode_rejects() {
+        let cases: &[&[u8]] = &[
+            &[0x18, 0x01],                               // non-minimal int
+            &[0x19, 0x00, 0xff],                         // non-minimal int
+            &[0x1a, 0x00, 0x00, 0xff, 0xff],             // non-minimal int
+            &[0x1b, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff], // non-minimal int
+            &[0x1c],                                     // reserved
+            &[0x1f],                                     // indefinite
+            &[0x20],                                     // negative int
+            &[0xc1, 0x01],                               // tag
+            &[0x19, 0x01],                               // truncated
+            &[],
+        ];
+        for c in cases {
+            assert_eq!(Reader::new(c).uint(), Err(Reject), "{c:02x?}");
+        }
+        assert_eq!(Reader::new(&[0x5f, 0x41, 0x00, 0xff]).bytes(), Err(Reject));
+        assert_eq!(Reader::new(&[0x59, 0x00, 0x01, 0x00]).bytes(), Err(Reject));
+        assert_eq!(
+            Reader::new(&[0x5a, 0xff, 0xff, 0xff, 0xff]).bytes(),
+            Err(Reject)
+        );
+        assert_eq!(Reader::new(&[0x62, 0xc3, 0x28]).text(), Err(Reject)); // bad UTF-8
+        assert_eq!(
+            Reader::new(&[0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).map(),
+            Err(Reject)
+        );
+        let mut r = Reader::new(&[0x01, 0x00]);
+        assert_eq!(r.uint(), Ok(1));
+        assert_eq!(r.finish(), Err(Reject)); // trailing byte
+    }
+
+    #[test]
+    fn text_keys_sort_by_encoding() {
+        assert!(text_key_before("zz", "aaa"));
+        assert!(text_key_before("a", "b"));
+        assert!(!text_key_before("b", "b"));
+        assert!(!text_key_before("aaa", "zz"));
     }
 }

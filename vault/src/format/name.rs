@@ -27,21 +27,44 @@ pub enum NameError {
 impl KeyName {
     /// Checks `name` against the grammar of FORMAT.md §5.1.
     pub fn new(name: &str) -> Result<KeyName, NameError> {
+        Self::check(name)?;
+        Ok(KeyName(name.to_owned()))
+    }
+
+    /// A name already checked by [`KeyName::check`] (so ASCII: the lossy
+    /// conversion never replaces anything).
+    pub(crate) fn checked(name: &[u8]) -> KeyName {
+        KeyName(String::from_utf8_lossy(name).into_owned())
+    }
+
+    /// Checks `name` against the grammar of FORMAT.md §5.1.
+    pub(crate) fn check(name: &str) -> Result<(), NameError> {
+        Self::check_bytes(name.as_bytes())
+    }
+
+    /// Checks the bytes of a name against the grammar of FORMAT.md §5.1,
+    /// which admits ASCII only.
+    #[inline]
+    pub(crate) fn check_bytes(name: &[u8]) -> Result<(), NameError> {
         if name.len() < KEY_NAME_LEN.0 || name.len() > KEY_NAME_LEN.1 {
             return Err(NameError::Length);
         }
-        for segment in name.split('.') {
-            if segment.is_empty() {
-                return Err(NameError::EmptySegment);
-            }
-            if !segment
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            {
-                return Err(NameError::Character);
+        // One pass over the bytes; reports the first problem in the order a
+        // reader meets it, segment by segment.
+        let mut segment_start = true;
+        for &b in name {
+            match b {
+                b'.' if segment_start => return Err(NameError::EmptySegment),
+                b'.' => segment_start = true,
+                b if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' => segment_start = false,
+                _ => return Err(NameError::Character),
             }
         }
-        Ok(KeyName(name.to_owned()))
+        if segment_start {
+            // A trailing dot (the empty name was rejected above).
+            return Err(NameError::EmptySegment);
+        }
+        Ok(())
     }
 
     /// The name as text.

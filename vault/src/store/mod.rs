@@ -212,6 +212,25 @@ pub fn read(path: &Path, max_len: u64) -> Result<Result<Vec<u8>, u64>, StoreErro
     Ok(Ok(bytes))
 }
 
+/// The first `n` bytes of the file at `path` (fewer if it is shorter) and
+/// its length: what a writer compares to tell whether the file changed
+/// since it was read (FORMAT.md §7).
+pub fn read_prefix(path: &Path, n: usize) -> Result<(Vec<u8>, u64), StoreError> {
+    let file = File::open(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => StoreError::NotFound(path.to_owned()),
+        _ => StoreError::io("open", path, e),
+    })?;
+    let len = file
+        .metadata()
+        .map_err(|e| StoreError::io("stat", path, e))?
+        .len();
+    let mut bytes = Vec::with_capacity(n);
+    file.take(n as u64)
+        .read_to_end(&mut bytes)
+        .map_err(|e| StoreError::io("read", path, e))?;
+    Ok((bytes, len))
+}
+
 /// Whether a vault file exists at `path`.
 pub fn exists(path: &Path) -> Result<bool, StoreError> {
     match fs::symlink_metadata(path) {

@@ -431,7 +431,7 @@ impl Vault {
         self.keys = new_keys;
         self.header = header;
         self.minor = minor;
-        self.body = body;
+        self.body = body.into();
         Ok(())
     }
 }

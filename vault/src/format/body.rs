@@ -444,10 +444,8 @@ fn read_entry<'a>(
     if !(4..=6).contains(&fields) {
         return Err(Reject);
     }
-    let field = |r: &mut cbor::Reader<'_>, key: u64| match r.uint() {
-        Ok(k) if k == key => Ok(()),
-        _ => Err(Reject),
-    };
+    // Keys 1–6 are one byte each in shortest form (FORMAT.md §3).
+    let field = |r: &mut cbor::Reader<'_>, key: u64| r.small_key(key as u8);
     field(r, entry_key::VALUE)?;
     let value = r.bytes()?;
     if value.len() < SealedValue::MIN_LEN

@@ -279,6 +279,20 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
+    /// The small unsigned integer `k` (0–23), a map key of the schema: in
+    /// shortest form it is the one byte `k`, so one comparison checks it.
+    #[inline]
+    pub fn small_key(&mut self, k: u8) -> Result<(), Reject> {
+        debug_assert!(k < 24);
+        match self.buf.get(self.pos) {
+            Some(&b) if b == k && k < 24 => {
+                self.pos += 1;
+                Ok(())
+            }
+            _ => Err(Reject),
+        }
+    }
+
     /// An unsigned integer.
     #[inline]
     pub fn uint(&mut self) -> Result<u64, Reject> {

@@ -962,7 +962,6 @@ impl Vault {
             &SecretKey,
         ) -> Result<(T, bool), VaultError>,
     ) -> Result<(T, Option<u8>), VaultError> {
-        let faults = self.options.fault_injector.as_deref();
         let vault_id = header.vault_id;
         let (out, changed) = change(&vault_id, header, body, &self.keys.dek)?;
         if !changed {
@@ -975,7 +974,14 @@ impl Vault {
         #[allow(clippy::unnecessary_min_or_max)]
         let minor = minor.max(format::MINOR_VERSION);
         let bytes = seal_file(header, minor, body, &self.keys.dek);
-        // A writer never produces a file no reader accepts (FORMAT.md §6.1).
+        self.replace_file(header, &bytes)?;
+        Ok((out, Some(minor)))
+    }
+
+    /// Puts the sealed file `bytes` (whose header is `header`) in place of
+    /// the vault, keeping generations; the caller holds the lock. A writer
+    /// never produces a file no reader accepts (FORMAT.md §6.1).
+    pub(crate) fn replace_file(&self, header: &Header, bytes: &[u8]) -> Result<(), VaultError> {
         if header.body_len > limits::MAX_BODY_LEN + format::TAG_LEN as u64 {
             return Err(FormatError::TooLarge {
                 what: "body length",
@@ -984,8 +990,9 @@ impl Vault {
             }
             .into());
         }
-        generations::replace_keeping(&self.path, &bytes, self.options.generations, faults)?;
-        Ok((out, Some(minor)))
+        let faults = self.options.fault_injector.as_deref();
+        generations::replace_keeping(&self.path, bytes, self.options.generations, faults)?;
+        Ok(())
     }
 
     /// The prefix and header bytes of the file this vault last read or
@@ -1081,28 +1088,16 @@ impl Transaction<'_> {
         }
         let ops = self.ops;
         self.vault.save_with(move |_, _header, body, _dek| {
-            let now = now_ms();
-            let mut committed = Committed::default();
-            for op in ops {
-                match op {
-                    Op::Set {
-                        name,
-                        value,
-                        options,
-                    } => {
+            let (changes, committed) = plan(&ops, now_ms(), |name| body.entries.get(name).cloned());
+            for (name, change) in changes {
+                match change {
+                    Change::Set(entry) => {
                         body.tombstones.remove(&name);
-                        let old = body.entries.remove(&name);
-                        let entry = merged_entry(old, value, options, now);
                         body.entries.insert(name, entry);
-                        committed.saved = true;
                     }
-                    Op::Delete { name } => {
-                        if body.entries.remove(&name).is_some() {
-                            body.tombstones.insert(name, now);
-                            committed.saved = true;
-                        } else {
-                            committed.not_found.push(name);
-                        }
+                    Change::Delete(at) => {
+                        body.entries.remove(&name);
+                        body.tombstones.insert(name, at);
                     }
                 }
             }
@@ -1118,6 +1113,49 @@ impl Transaction<'_> {
             Ok((committed, saved))
         })
     }
+}
+
+/// Turns a transaction's `ops`, applied in order, into one change per name
+/// against the live entries `live` returns, and what the commit reports.
+/// A set merges its options over the entry it replaces; a delete of a name
+/// that is not live (any more) is reported not found and changes nothing.
+fn plan(
+    ops: &[Op],
+    now: u64,
+    live: impl Fn(&KeyName) -> Option<Entry>,
+) -> (BTreeMap<KeyName, Change>, Committed) {
+    let mut committed = Committed::default();
+    let mut changes: BTreeMap<KeyName, Change> = BTreeMap::new();
+    for op in ops {
+        let (name, earlier) = match op {
+            Op::Set { name, .. } | Op::Delete { name } => (name, changes.get(name)),
+        };
+        let current = match earlier {
+            Some(Change::Set(entry)) => Some(entry.clone()),
+            Some(Change::Delete(_)) => None,
+            None => live(name),
+        };
+        match op {
+            Op::Set {
+                name,
+                value,
+                options,
+            } => {
+                let entry = merged_entry(current, value.clone(), options.clone(), now);
+                changes.insert(name.clone(), Change::Set(entry));
+                committed.saved = true;
+            }
+            Op::Delete { name } => {
+                if current.is_some() {
+                    changes.insert(name.clone(), Change::Delete(now));
+                    committed.saved = true;
+                } else {
+                    committed.not_found.push(name.clone());
+                }
+            }
+        }
+    }
+    (changes, committed)
 }
 
 /// The entry a set makes: `value` with `options` over the `old` entry's
@@ -1169,40 +1207,7 @@ impl Vault {
             return Ok(None);
         }
 
-        let now = now_ms();
-        let mut committed = Committed::default();
-        let mut changes: BTreeMap<KeyName, Change> = BTreeMap::new();
-        for op in ops {
-            match op {
-                Op::Set {
-                    name,
-                    value,
-                    options,
-                } => {
-                    let old = match changes.get(name) {
-                        Some(Change::Set(entry)) => Some(entry.clone()),
-                        Some(Change::Delete(_)) => None,
-                        None => index.entry(name),
-                    };
-                    let entry = merged_entry(old, value.clone(), options.clone(), now);
-                    changes.insert(name.clone(), Change::Set(entry));
-                    committed.saved = true;
-                }
-                Op::Delete { name } => {
-                    let live = match changes.get(name) {
-                        Some(Change::Set(_)) => true,
-                        Some(Change::Delete(_)) => false,
-                        None => index.contains(name),
-                    };
-                    if live {
-                        changes.insert(name.clone(), Change::Delete(now));
-                        committed.saved = true;
-                    } else {
-                        committed.not_found.push(name.clone());
-                    }
-                }
-            }
-        }
+        let (changes, committed) = plan(ops, now_ms(), |name| index.entry(name));
         if !committed.saved {
             return Ok(Some(committed));
         }
@@ -1227,15 +1232,7 @@ impl Vault {
         #[allow(clippy::unnecessary_min_or_max)]
         let minor = self.minor.max(format::MINOR_VERSION);
         let bytes = seal_plain(&mut header, minor, &plain, &self.keys.dek);
-        if header.body_len > limits::MAX_BODY_LEN + format::TAG_LEN as u64 {
-            return Err(FormatError::TooLarge {
-                what: "body length",
-                found: header.body_len - format::TAG_LEN as u64,
-                max: limits::MAX_BODY_LEN,
-            }
-            .into());
-        }
-        generations::replace_keeping(&self.path, &bytes, self.options.generations, faults)?;
+        self.replace_file(&header, &bytes)?;
         drop(lock);
         self.header = header;
         self.minor = minor;

@@ -191,14 +191,7 @@ impl Drop for VaultLock {
 /// Reads a whole vault file, refusing files larger than `max_len` before
 /// allocating for them.
 pub fn read(path: &Path, max_len: u64) -> Result<Result<Vec<u8>, u64>, StoreError> {
-    let file = File::open(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => StoreError::NotFound(path.to_owned()),
-        _ => StoreError::io("open", path, e),
-    })?;
-    let len = file
-        .metadata()
-        .map_err(|e| StoreError::io("stat", path, e))?
-        .len();
+    let (file, len) = open_with_len(path)?;
     if len > max_len {
         return Ok(Err(len));
     }
@@ -216,6 +209,16 @@ pub fn read(path: &Path, max_len: u64) -> Result<Result<Vec<u8>, u64>, StoreErro
 /// its length: what a writer compares to tell whether the file changed
 /// since it was read (FORMAT.md §7).
 pub fn read_prefix(path: &Path, n: usize) -> Result<(Vec<u8>, u64), StoreError> {
+    let (file, len) = open_with_len(path)?;
+    let mut bytes = Vec::with_capacity(n);
+    file.take(n as u64)
+        .read_to_end(&mut bytes)
+        .map_err(|e| StoreError::io("read", path, e))?;
+    Ok((bytes, len))
+}
+
+/// Opens `path` for reading and returns its length.
+fn open_with_len(path: &Path) -> Result<(File, u64), StoreError> {
     let file = File::open(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => StoreError::NotFound(path.to_owned()),
         _ => StoreError::io("open", path, e),
@@ -224,11 +227,7 @@ pub fn read_prefix(path: &Path, n: usize) -> Result<(Vec<u8>, u64), StoreError> 
         .metadata()
         .map_err(|e| StoreError::io("stat", path, e))?
         .len();
-    let mut bytes = Vec::with_capacity(n);
-    file.take(n as u64)
-        .read_to_end(&mut bytes)
-        .map_err(|e| StoreError::io("read", path, e))?;
-    Ok((bytes, len))
+    Ok((file, len))
 }
 
 /// Whether a vault file exists at `path`.

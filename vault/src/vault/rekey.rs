@@ -16,9 +16,9 @@
 //!   file; older copies still open with their own old slots.
 
 use crate::crypto::{self, kdf, Passphrase, SecretKey};
-use crate::format::{self, limits, FormatError, Header, Slot, SlotKind};
+use crate::format::{self, Header, Slot, SlotKind};
 use crate::slots::{self, RecoveryKey};
-use crate::store::{generations, VaultLock};
+use crate::store::VaultLock;
 
 #[cfg(feature = "keychain")]
 use crate::slots::keychain::{self, Keychain};
@@ -419,15 +419,7 @@ impl Vault {
         #[allow(clippy::unnecessary_min_or_max)]
         let minor = minor.max(format::MINOR_VERSION);
         let bytes = seal_file(&mut header, minor, &body, &new_keys.dek);
-        if header.body_len > limits::MAX_BODY_LEN + format::TAG_LEN as u64 {
-            return Err(FormatError::TooLarge {
-                what: "body length",
-                found: header.body_len - format::TAG_LEN as u64,
-                max: limits::MAX_BODY_LEN,
-            }
-            .into());
-        }
-        generations::replace_keeping(&self.path, &bytes, self.options.generations, faults)?;
+        self.replace_file(&header, &bytes)?;
         self.keys = new_keys;
         self.header = header;
         self.minor = minor;

@@ -97,7 +97,10 @@ pub fn header(data: &[u8]) {
 pub fn body(data: &[u8]) {
     let fast = Body::decode(data);
     let reference = Body::decode_reference(data);
-    assert_eq!(fast, reference, "the fast and the reference body readers agree");
+    assert_eq!(
+        fast, reference,
+        "the fast and the reference body readers agree"
+    );
     if let Ok(b) = fast {
         assert_eq!(b.encode(), data, "a decoded body re-encodes to its bytes");
         assert_eq!(b.encode_reference(), data, "the reference encoder agrees");

@@ -9,7 +9,7 @@
 //! | target | input | checks |
 //! |---|---|---|
 //! | [`header`] | a whole file, and the same bytes as header CBOR | `parse_file` / `Header::decode` never panic; what parses re-encodes byte for byte |
-//! | [`body`] | body plaintext CBOR | `Body::decode` never panics, agrees with the reference reader; what decodes re-encodes byte for byte (both encoders) |
+//! | [`body`] | body plaintext CBOR | `Body::decode` and `BodyIndex::new` never panic and agree with the reference reader; what decodes re-encodes byte for byte (both encoders), and a patch of it equals the encoding of the patched body |
 //! | [`open`] | a whole file | `open_bytes` with the vectors' passphrase and recovery key never panics; an opened file's values authenticate |
 //! | [`mutate_valid`] | a mutation plan (`arbitrary`) | a valid vault, mutated structurally and byte-wise, opens only if its bytes are unchanged or a key holder re-sealed it |
 
@@ -19,7 +19,8 @@ pub mod fixture;
 pub mod mutate;
 pub mod testkit;
 
-use credvault::format::{self, Body, Header, Prefix};
+use credvault::format::body::{BodyIndex, Change};
+use credvault::format::{self, Body, Entry, Header, KeyName, Kind, Metadata, Prefix, SealedValue};
 use credvault::{
     open_bytes, KdfLimits, OpenOptions, Passphrase, RecoveryKey, SecretKey, Snapshot, Unlocker,
     VaultError, KEYCHAIN_SERVICE,
@@ -101,10 +102,76 @@ pub fn body(data: &[u8]) {
         fast, reference,
         "the fast and the reference body readers agree"
     );
+    // The index an open keeps accepts and rejects the same bytes and
+    // answers as the decoded body does.
+    let index = BodyIndex::new(zeroize::Zeroizing::new(data.to_vec()), 0..data.len());
+    match (&index, &reference) {
+        (Ok(index), Ok(body)) => {
+            assert_eq!(index.len(), body.entries.len());
+            for (name, entry) in &body.entries {
+                assert_eq!(index.sealed_value(name), Some(entry.value.as_bytes()));
+            }
+            assert_eq!(index.body(), body, "the index decodes to the body");
+        }
+        (Err(e), Err(r)) => assert_eq!(e, r, "the index fails as the reference does"),
+        _ => panic!("the index and the reference reader disagree"),
+    }
     if let Ok(b) = fast {
         assert_eq!(b.encode(), data, "a decoded body re-encodes to its bytes");
         assert_eq!(b.encode_reference(), data, "the reference encoder agrees");
+        if let Ok(index) = &index {
+            patch_agrees(index, &b);
+        }
     }
+}
+
+/// A patch (the save path of an opened vault) writes exactly what the
+/// encoder writes for the changed body: here, the first live name deleted,
+/// the first deleted name set again, and a new name set.
+fn patch_agrees(index: &BodyIndex, body: &Body) {
+    use std::collections::BTreeMap;
+    let entry = |seed: u8| Entry {
+        value: SealedValue::new(vec![seed; 40]).expect("40 bytes is a sealed value"),
+        kind: Kind::secret(),
+        created_ms: 1,
+        updated_ms: 2,
+        expires_ms: None,
+        metadata: Metadata::default(),
+    };
+    let mut changes = BTreeMap::new();
+    if let Some(name) = body.entries.keys().next() {
+        changes.insert(name.clone(), Change::Delete(7));
+    }
+    if let Some(name) = body.tombstones.keys().next() {
+        changes.insert(name.clone(), Change::Set(entry(1)));
+    }
+    changes.insert(
+        KeyName::new("fuzz.patched").expect("a valid name"),
+        Change::Set(entry(2)),
+    );
+    let mut expected = body.clone();
+    for (name, change) in &changes {
+        match change {
+            Change::Set(e) => {
+                expected.tombstones.remove(name);
+                expected.entries.insert(name.clone(), e.clone());
+            }
+            Change::Delete(at) => {
+                expected.entries.remove(name);
+                expected.tombstones.insert(name.clone(), *at);
+            }
+        }
+    }
+    let patch = index
+        .patch(&changes)
+        .expect("an index the fast reader built");
+    let mut out = Vec::new();
+    patch.write_into(&mut out);
+    assert_eq!(
+        out,
+        expected.encode(),
+        "a patch writes what the encoder writes"
+    );
 }
 
 /// `fuzz_open`: the input as a whole file, opened with the vectors'

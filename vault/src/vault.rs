@@ -1500,6 +1500,13 @@ mod tests {
     }
 
     #[test]
+    fn a_vault_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Vault>();
+        shareable::<crate::Snapshot>();
+    }
+
+    #[test]
     fn two_handles_do_not_lose_updates() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.cvault");

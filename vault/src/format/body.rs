@@ -773,8 +773,8 @@ pub struct BodyIndex {
     end: usize,
     /// `None` inside: the fast reader rejected the bytes and the reference
     /// reader's decoding (in `decoded`) answers every query.
-    index: std::cell::OnceCell<Option<Index>>,
-    decoded: std::cell::OnceCell<Body>,
+    index: std::sync::OnceLock<Option<Index>>,
+    decoded: std::sync::OnceLock<Body>,
 }
 
 impl std::fmt::Debug for BodyIndex {
@@ -797,8 +797,8 @@ impl BodyIndex {
             .get(range.clone())
             .ok_or(FormatError::Malformed("body"))?;
         check_len(bytes)?;
-        let index = std::cell::OnceCell::new();
-        let decoded = std::cell::OnceCell::new();
+        let index = std::sync::OnceLock::new();
+        let decoded = std::sync::OnceLock::new();
         match Index::build(bytes) {
             Some(built) => {
                 let _ = index.set(Some(built));
@@ -826,8 +826,8 @@ impl BodyIndex {
             start: 0,
             end: plain.len(),
             plain,
-            index: std::cell::OnceCell::new(),
-            decoded: std::cell::OnceCell::new(),
+            index: std::sync::OnceLock::new(),
+            decoded: std::sync::OnceLock::new(),
         }
     }
 

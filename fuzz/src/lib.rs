@@ -150,18 +150,7 @@ fn patch_agrees(index: &BodyIndex, body: &Body) {
         Change::Set(entry(2)),
     );
     let mut expected = body.clone();
-    for (name, change) in &changes {
-        match change {
-            Change::Set(e) => {
-                expected.tombstones.remove(name);
-                expected.entries.insert(name.clone(), e.clone());
-            }
-            Change::Delete(at) => {
-                expected.entries.remove(name);
-                expected.tombstones.insert(name.clone(), *at);
-            }
-        }
-    }
+    expected.apply(changes.clone());
     let patch = index
         .patch(&changes)
         .expect("an index the fast reader built");

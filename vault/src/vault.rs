@@ -1089,18 +1089,7 @@ impl Transaction<'_> {
         let ops = self.ops;
         self.vault.save_with(move |_, _header, body, _dek| {
             let (changes, committed) = plan(&ops, now_ms(), |name| body.entries.get(name).cloned());
-            for (name, change) in changes {
-                match change {
-                    Change::Set(entry) => {
-                        body.tombstones.remove(&name);
-                        body.entries.insert(name, entry);
-                    }
-                    Change::Delete(at) => {
-                        body.entries.remove(&name);
-                        body.tombstones.insert(name, at);
-                    }
-                }
-            }
+            body.apply(changes);
             if body.entries.len() + body.tombstones.len() > limits::MAX_RECORDS {
                 return Err(FormatError::TooLarge {
                     what: "entry and tombstone count",

@@ -275,6 +275,24 @@ impl Entry {
 }
 
 impl Body {
+    /// Applies one change per name: a set makes the name live with its
+    /// entry and drops its tombstone; a delete drops the live entry and
+    /// writes the tombstone. [`BodyIndex::patch`] encodes the same result.
+    pub fn apply(&mut self, changes: BTreeMap<KeyName, Change>) {
+        for (name, change) in changes {
+            match change {
+                Change::Set(entry) => {
+                    self.tombstones.remove(&name);
+                    self.entries.insert(name, entry);
+                }
+                Change::Delete(at) => {
+                    self.entries.remove(&name);
+                    self.tombstones.insert(name, at);
+                }
+            }
+        }
+    }
+
     /// Encodes the body as deterministic CBOR (FORMAT.md §5).
     ///
     /// Written directly with [`cbor::Writer`]; the result is byte for byte
@@ -638,6 +656,11 @@ struct Index {
 impl Index {
     /// Walks `bytes`; `None` when the fast reader rejects them.
     fn build(bytes: &[u8]) -> Option<Index> {
+        // Offsets are u32: a larger body (never one a reader accepts,
+        // §6.1) is answered by the decoded body instead.
+        if u32::try_from(bytes.len()).is_err() {
+            return None;
+        }
         let offset = |s: &[u8]| (s.as_ptr() as usize - bytes.as_ptr() as usize) as u32;
         let mut entries = Vec::new();
         let walked = walk(bytes, false, |name, record, _, _, _| {
@@ -877,8 +900,8 @@ impl BodyIndex {
         };
         let bytes = self.bytes();
         let at = Self::find(index, bytes, name.as_str().as_bytes()).ok()?;
-        let (_, name_at, len) = index.entries[at];
-        let mut r = cbor::Reader::new(bytes.get((name_at + len) as usize..)?);
+        let &(_, name_at, len) = index.entries.get(at)?;
+        let mut r = cbor::Reader::new(bytes.get(name_at as usize + len as usize..)?);
         read_entry(&mut r, None).ok().map(|e| e.value)
     }
 
@@ -889,8 +912,8 @@ impl BodyIndex {
         };
         let bytes = self.bytes();
         let at = Self::find(index, bytes, name.as_str().as_bytes()).ok()?;
-        let (_, name_at, len) = index.entries[at];
-        let mut r = cbor::Reader::new(bytes.get((name_at + len) as usize..)?);
+        let &(_, name_at, len) = index.entries.get(at)?;
+        let mut r = cbor::Reader::new(bytes.get(name_at as usize + len as usize..)?);
         let mut metadata = BTreeMap::new();
         let entry = read_entry(&mut r, Some(&mut metadata)).ok()?;
         Some(entry.to_entry(Metadata::new(metadata).ok()?))
@@ -1247,22 +1270,6 @@ mod tests {
         assert_eq!(Body::decode(&bytes), Err(FormatError::NonCanonical("body")));
     }
 
-    fn apply(mut body: Body, changes: &BTreeMap<KeyName, Change>) -> Body {
-        for (name, change) in changes {
-            match change {
-                Change::Set(entry) => {
-                    body.tombstones.remove(name);
-                    body.entries.insert(name.clone(), entry.clone());
-                }
-                Change::Delete(at) => {
-                    body.entries.remove(name);
-                    body.tombstones.insert(name.clone(), *at);
-                }
-            }
-        }
-        body
-    }
-
     #[test]
     fn a_patch_writes_what_the_encoder_writes() {
         let entry = |i: u8| Entry {
@@ -1312,7 +1319,9 @@ mod tests {
                         };
                         changes.insert(KeyName::new(a).unwrap(), change(kinds & 1, i as u8));
                         changes.insert(KeyName::new(b).unwrap(), change(kinds >> 1, j as u8));
-                        let expected = apply(base.clone(), &changes).encode();
+                        let mut expected = base.clone();
+                        expected.apply(changes.clone());
+                        let expected = expected.encode();
                         let patch = index.patch(&changes).unwrap();
                         let mut out = Vec::new();
                         patch.write_into(&mut out);

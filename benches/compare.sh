@@ -115,7 +115,7 @@ init_credvault() {
     for d in small big scratch; do
         mkdir -p "$CMP_W/stores/cv-$tag-$d"
         # The recovery code printed by init is the throwaway vault's.
-        "$cv" --vault "$CMP_W/stores/cv-$tag-$d/v.cvault" "${CV_OPTS[@]}" init "$@" >/dev/null
+        "$cv" --vault "$CMP_W/stores/cv-$tag-$d/v.cvault" "${CV_OPTS[@]}" init --no-recovery "$@" >/dev/null
     done
     "$cv" --vault "$CMP_W/stores/cv-$tag-small/v.cvault" "${CV_OPTS[@]}" \
         import "$CMP_W/data/e$CMP_SMALL.json" >/dev/null

@@ -38,3 +38,5 @@ mod rekey;
 mod audit;
 // kdf-calibrate: the calibration of init alone, touching no vault.
 mod kdf;
+// Issue 13: secrets kept from children, revocation, rollback, symlinks, side files.
+mod security;

@@ -375,6 +375,12 @@ pub struct InitArgs {
     /// its recovery code once).
     #[arg(long)]
     pub no_recovery: bool,
+
+    /// Write the new recovery code to this new file (mode 0600, never over
+    /// an existing one) instead of stdout. It is created before the vault
+    /// changes: if it cannot be, nothing changes.
+    #[arg(long, value_name = "FILE")]
+    pub recovery_out: Option<PathBuf>,
 }
 
 /// Arguments of `kdf-calibrate`.
@@ -479,6 +485,12 @@ pub struct RekeyArgs {
     /// CREDVAULT_RECOVERY instead of making a new one.
     #[arg(long)]
     pub keep_recovery_code: bool,
+
+    /// Write the new recovery code to this new file (mode 0600, never over
+    /// an existing one) instead of stdout. It is created before the vault
+    /// changes: if it cannot be, nothing changes.
+    #[arg(long, value_name = "FILE")]
+    pub recovery_out: Option<PathBuf>,
 }
 
 /// `recovery` subcommands.
@@ -487,7 +499,17 @@ pub enum RecoveryCommand {
     /// Replace the recovery code with a new one, printed once; the old code
     /// stops opening this vault (older backups keep it). Adds a recovery
     /// slot if the vault has none.
-    Rotate,
+    Rotate(RotateArgs),
+}
+
+/// Arguments of `recovery rotate`.
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Write the new recovery code to this new file (mode 0600, never over
+    /// an existing one) instead of stdout. It is created before the vault
+    /// changes: if it cannot be, nothing changes.
+    #[arg(long, value_name = "FILE")]
+    pub recovery_out: Option<PathBuf>,
 }
 
 /// Arguments of `export`.

@@ -93,12 +93,12 @@ fn usage_error(e: clap::Error, args: &[OsString]) -> Exit {
             let before_dashdash = || args.iter().skip(1).take_while(|a| *a != "--");
             let json = before_dashdash().any(|a| a == "--json");
             let is_set = before_dashdash().any(|a| a == "set" || a == "store");
-            let (message, usage) = one_line(&e.render().to_string());
+            let (_, usage) = one_line(&e.render().to_string());
             let message = if is_set && kind == ErrorKind::UnknownArgument {
                 // It may be a value typed on the command line: do not echo it.
                 "unexpected argument to set (not shown); the value is read from stdin or a hidden prompt, never from the command line".to_owned()
             } else {
-                message
+                safe_message(&e)
             };
             let hint = match usage {
                 Some(usage) => format!("usage: {usage}; see credvault --help"),
@@ -108,6 +108,55 @@ fn usage_error(e: clap::Error, args: &[OsString]) -> Exit {
             output::report(&err, if json { Format::Json } else { Format::Text });
             Exit::Usage
         }
+    }
+}
+
+/// A usage error's message that never echoes what was typed: a mistyped
+/// command line may hold a secret (`credvault passwd hunter2`). Only names
+/// from the CLI's own definition (options, subcommands, clap's
+/// suggestions) are quoted; a validator's reason only when it does not
+/// contain the value.
+fn safe_message(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let text = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) if !v.is_empty() => Some(v.join("', '")),
+        _ => None,
+    };
+    let suggestion = text(ContextKind::SuggestedArg)
+        .or_else(|| text(ContextKind::SuggestedSubcommand))
+        .map(|s| format!("; did you mean '{s}'?"))
+        .unwrap_or_default();
+    let arg = text(ContextKind::InvalidArg)
+        .map(|a| format!(" for '{a}'"))
+        .unwrap_or_default();
+    match e.kind() {
+        ErrorKind::UnknownArgument => format!(
+            "unexpected argument (not shown: credvault never echoes its command line, it may hold a secret){suggestion}"
+        ),
+        ErrorKind::InvalidSubcommand => format!("unrecognized subcommand (not shown){suggestion}"),
+        ErrorKind::ValueValidation => {
+            let value = text(ContextKind::InvalidValue).unwrap_or_default();
+            let reason = std::error::Error::source(e)
+                .map(ToString::to_string)
+                .filter(|r| value.is_empty() || !r.contains(&value))
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            format!("invalid value{arg} (not shown){reason}")
+        }
+        ErrorKind::InvalidValue => {
+            let valid = text(ContextKind::ValidValue)
+                .map(|v| format!("; possible values: '{v}'"))
+                .unwrap_or_default();
+            format!("invalid value{arg} (not shown){valid}")
+        }
+        ErrorKind::TooManyValues | ErrorKind::WrongNumberOfValues | ErrorKind::NoEquals => {
+            format!("wrong number of values{arg} (not shown)")
+        }
+        ErrorKind::InvalidUtf8 => format!("an argument{arg} is not valid UTF-8 (not shown)"),
+        // The remaining kinds (missing arguments, conflicts, a missing
+        // subcommand, too few values) quote only the CLI's own names.
+        _ => one_line(&e.render().to_string()).0,
     }
 }
 

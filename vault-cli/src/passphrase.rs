@@ -15,11 +15,11 @@ use crate::exit::{CliError, Exit, HINT_NO_SOURCE};
 use crate::output::sanitize;
 
 /// The environment variable holding the passphrase.
-pub const ENV_PASSPHRASE: &str = "CREDVAULT_PASSPHRASE";
+pub const ENV_PASSPHRASE: &str = credvault::secret_env::PASSPHRASE;
 
 /// The environment variable holding a new passphrase (`slot add
 /// passphrase`).
-pub const ENV_NEW_PASSPHRASE: &str = "CREDVAULT_NEW_PASSPHRASE";
+pub const ENV_NEW_PASSPHRASE: &str = credvault::secret_env::NEW_PASSPHRASE;
 
 /// Largest passphrase file read, in bytes.
 const MAX_FILE_LEN: u64 = 64 * 1024;

@@ -20,7 +20,7 @@ use crate::output::{sanitize, write_stdout, OutputError};
 use crate::passphrase::{ask, interactive};
 
 /// The environment variable holding a recovery code.
-pub const ENV_RECOVERY: &str = "CREDVAULT_RECOVERY";
+pub const ENV_RECOVERY: &str = credvault::secret_env::RECOVERY;
 
 /// Largest recovery code file read.
 const MAX_FILE_LEN: u64 = 4096;
@@ -178,4 +178,142 @@ pub fn show(key: &RecoveryKey, slot: u32) -> Result<(), OutputError> {
 /// The code as text for a `--json` result (zeroized on drop).
 pub fn json_code(key: &RecoveryKey) -> Zeroizing<String> {
     key.to_code()
+}
+
+/// Where a new recovery code goes, settled *before* the vault changes
+/// (issue 13): a code that the vault starts using must reach a person, or
+/// the change is not made. `init`, `rekey` and `recovery rotate` call
+/// [`Delivery::prepare`] before their save, [`Delivery::abandon`] when the
+/// save fails, and deliver after it.
+pub enum Delivery {
+    /// Printed on stdout (framed text, or the JSON result's field).
+    Stdout,
+    /// Written to a new file of mode 0600 (`--recovery-out FILE`), created
+    /// before the save.
+    File {
+        /// The file's path.
+        path: PathBuf,
+        /// The open file, empty until delivery.
+        file: std::fs::File,
+    },
+}
+
+impl Delivery {
+    /// Checks that a code can be delivered: `--recovery-out FILE` is
+    /// created now (new, 0600, never through a symlink); stdout must be
+    /// open for writing and, if it is a pipe or socket, still have a
+    /// reader. Exit 5 otherwise, with nothing changed.
+    pub fn prepare(out: Option<&std::path::Path>) -> Result<Delivery, CliError> {
+        if let Some(path) = out {
+            let file = credvault::store::create_private(path)
+                .map_err(|e| CliError::from(credvault::VaultError::from(e)))?;
+            return Ok(Delivery::File {
+                path: path.to_owned(),
+                file,
+            });
+        }
+        check_stdout().map_err(|why| {
+            CliError::new(
+                Exit::FileSystem,
+                format!("a new recovery code cannot be shown: stdout {why}; nothing was changed"),
+            )
+            .with_hint("write it to a new file instead with --recovery-out FILE")
+        })?;
+        Ok(Delivery::Stdout)
+    }
+
+    /// The save failed: removes the file made by [`Delivery::prepare`].
+    pub fn abandon(self) {
+        if let Delivery::File { path, file } = self {
+            drop(file);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    /// The `--recovery-out` path, if the code goes to a file.
+    pub fn file_path(&self) -> Option<&std::path::Path> {
+        match self {
+            Delivery::Stdout => None,
+            Delivery::File { path, .. } => Some(path),
+        }
+    }
+
+    /// Writes `keys` (slot id, key) to the file, one code per line, and
+    /// syncs it. Does nothing for [`Delivery::Stdout`].
+    pub fn write_file(&mut self, keys: &[(u32, &RecoveryKey)]) -> Result<(), CliError> {
+        let Delivery::File { path, file } = self else {
+            return Ok(());
+        };
+        let mut text = Zeroizing::new(String::with_capacity(128 * keys.len().max(1)));
+        for (_, key) in keys {
+            text.push_str(&key.to_code());
+            text.push('\n');
+        }
+        use std::io::Write;
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| undelivered(&format!("{}: {e}", sanitize(&path.to_string_lossy()))))
+    }
+}
+
+/// The error when a code committed to the vault could not be shown.
+pub fn undelivered(why: &str) -> CliError {
+    CliError::new(
+        Exit::FileSystem,
+        format!("the vault now uses a new recovery code, but it could not be delivered ({why}); the old code no longer opens this vault"),
+    )
+    .with_hint("run `credvault recovery rotate --recovery-out FILE` now to get a code you can keep")
+}
+
+/// Maps a failed write of a code on stdout (a closed pipe included) to
+/// [`undelivered`]: never the quiet exit 0 of a closed pipe.
+pub fn undelivered_stdout(e: OutputError) -> CliError {
+    match e {
+        OutputError::Closed(_) => undelivered("stdout was closed"),
+        OutputError::Failed(e) => undelivered(e.message()),
+    }
+}
+
+/// Why stdout cannot take a code, if it cannot. A closed stdout shows up
+/// as /dev/null: Rust's runtime reopens closed standard descriptors there
+/// at start, so a code "printed" to it is silently lost.
+#[cfg(unix)]
+fn check_stdout() -> Result<(), &'static str> {
+    use rustix::event::{poll, PollFd, PollFlags};
+    use rustix::fs::{fcntl_getfl, fstat, FileType, OFlags};
+    let out = rustix::stdio::stdout();
+    let flags = fcntl_getfl(out).map_err(|_| "is closed")?;
+    if !(flags & OFlags::RWMODE).intersects(OFlags::WRONLY | OFlags::RDWR) {
+        return Err("is not open for writing");
+    }
+    let st = fstat(out).map_err(|_| "is closed")?;
+    let kind = FileType::from_raw_mode(st.st_mode);
+    if kind == FileType::CharacterDevice {
+        if let Ok(null) = rustix::fs::stat("/dev/null") {
+            if null.st_rdev == st.st_rdev {
+                return Err("is closed or /dev/null");
+            }
+        }
+    }
+    if matches!(kind, FileType::Fifo | FileType::Socket) {
+        let mut fds = [PollFd::new(&out, PollFlags::OUT)];
+        let zero = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        if poll(&mut fds, Some(&zero)).is_ok()
+            && fds[0]
+                .revents()
+                .intersects(PollFlags::ERR | PollFlags::HUP | PollFlags::NVAL)
+        {
+            return Err("has no reader (the pipe is closed)");
+        }
+    }
+    Ok(())
+}
+
+/// Elsewhere only a write can tell; a failed write is still an error.
+#[cfg(not(unix))]
+fn check_stdout() -> Result<(), &'static str> {
+    Ok(())
 }

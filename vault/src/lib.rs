@@ -66,6 +66,7 @@ pub mod crypto;
 pub mod format;
 #[cfg(feature = "legacy")]
 pub mod legacy;
+pub mod secret_env;
 #[cfg(feature = "legacy")]
 pub mod service;
 #[cfg(all(feature = "session", target_os = "linux"))]

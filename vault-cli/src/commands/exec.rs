@@ -6,8 +6,9 @@
 //! program's exit status and signals are its own, and no credvault process
 //! lingers holding values. Elsewhere the program runs as a child and its
 //! exit code is passed on. The program inherits credvault's environment
-//! minus `CREDVAULT_PASSPHRASE` and `CREDVAULT_NEW_PASSPHRASE` (it should
-//! not learn how to open the vault), plus the injected variables. It also
+//! minus every secret variable of `credvault::secret_env` (passphrase, new
+//! passphrase, recovery code: it must not learn how to open the vault),
+//! plus the injected variables. It also
 //! inherits the core-dump limit of 0 that credvault sets for itself.
 
 use std::ffi::OsString;
@@ -21,9 +22,6 @@ use crate::output::sanitize;
 use crate::unlock::Context;
 
 use super::Failure;
-
-/// Variables removed from the program's environment.
-const SCRUBBED: [&str; 2] = ["CREDVAULT_PASSPHRASE", "CREDVAULT_NEW_PASSPHRASE"];
 
 /// Runs `exec`.
 pub fn run(args: &ExecArgs, context: &Context) -> Result<Exit, Failure> {
@@ -40,9 +38,7 @@ pub fn run(args: &ExecArgs, context: &Context) -> Result<Exit, Failure> {
     let vault = context.open()?;
     let mut cmd = Command::new(program);
     cmd.args(program_args);
-    for var in SCRUBBED {
-        cmd.env_remove(var);
-    }
+    credvault::secret_env::scrub(&mut cmd);
     for (var, key) in &names {
         let value = vault.get(key)?.ok_or_else(|| CliError::not_found(key))?;
         if value.expose().contains(&0) {

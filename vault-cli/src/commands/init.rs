@@ -47,10 +47,84 @@ pub fn run(args: &InitArgs, context: &Context, format: Format) -> Result<Exit, F
     };
     let mut warnings = Vec::new();
     let recovery_key = (!args.no_recovery).then(RecoveryKey::generate);
+    if args.recovery_out.is_some() && recovery_key.is_none() {
+        return Err(
+            CliError::usage("--recovery-out needs a recovery slot; drop --no-recovery").into(),
+        );
+    }
 
     // Every credential is read, and the KDF calibrated, before anything
-    // is written.
-    let (vault, kdf) = match &backend {
+    // is written; where the recovery code goes is settled inside, after
+    // the prompts and before the file is created.
+    let mut delivery = None;
+    let created = create(
+        args,
+        context,
+        &backend,
+        &recovery_key,
+        &mut warnings,
+        &mut delivery,
+    );
+    let (vault, kdf) = match created {
+        Ok(done) => done,
+        Err(e) => {
+            if let Some(d) = delivery.take() {
+                recovery::Delivery::abandon(d);
+            }
+            return Err(e);
+        }
+    };
+    let file = match (&mut delivery, &recovery_key, recovery_slot_of(&vault)) {
+        (Some(d), Some(key), Some(id)) => {
+            d.write_file(&[(id, key)])?;
+            d.file_path().map(|p| p.display().to_string())
+        }
+        _ => None,
+    };
+    report(Report {
+        context,
+        format,
+        backend: &backend,
+        vault: &vault,
+        kdf,
+        recovery_key: &recovery_key,
+        recovery_file: file,
+        keychain_error,
+        warnings,
+    })
+}
+
+/// A new passphrase slot's parameters and whether they were calibrated
+/// (and how long one unlock took).
+type KdfChoice = Option<(KdfParams, Option<Duration>)>;
+
+/// The id of the vault's recovery slot, if it has one.
+fn recovery_slot_of(vault: &Vault) -> Option<u32> {
+    vault
+        .slots()
+        .iter()
+        .find(|s| matches!(s.kind, SlotKind::Recovery(_)))
+        .map(|s| s.id)
+}
+
+/// Reads the credentials, settles the recovery code's delivery, and
+/// creates the vault.
+fn create(
+    args: &InitArgs,
+    context: &Context,
+    backend: &Backend,
+    recovery_key: &Option<RecoveryKey>,
+    warnings: &mut Vec<String>,
+    delivery: &mut Option<recovery::Delivery>,
+) -> Result<(Vault, KdfChoice), Failure> {
+    let path = context.vault_path()?;
+    let prepare = |delivery: &mut Option<recovery::Delivery>| -> Result<(), Failure> {
+        if recovery_key.is_some() {
+            *delivery = Some(recovery::Delivery::prepare(args.recovery_out.as_deref())?);
+        }
+        Ok(())
+    };
+    Ok(match backend {
         Backend::Keychain(keychain) => {
             let portable = if context.passphrase.is_explicit() {
                 Some(NewPassphraseSlot::read(args, context, None)?)
@@ -70,6 +144,7 @@ pub fn run(args: &InitArgs, context: &Context, format: Format) -> Result<Exit, F
             if let Some(key) = &recovery_key {
                 more.push(NewSlot::Recovery(key));
             }
+            prepare(delivery)?;
             let vault =
                 Vault::create_with_keychain_and(path, keychain, more, context.open_options())?;
             crate::audit::remember(&vault);
@@ -81,6 +156,7 @@ pub fn run(args: &InitArgs, context: &Context, format: Format) -> Result<Exit, F
             if let Some(key) = &recovery_key {
                 slots.push(NewSlot::Recovery(key));
             }
+            prepare(delivery)?;
             let vault = Vault::create_with_slots(path, slots, context.open_options())?;
             crate::audit::remember(&vault);
             if let Some(reason) = keychain_unusable {
@@ -91,7 +167,38 @@ pub fn run(args: &InitArgs, context: &Context, format: Format) -> Result<Exit, F
             }
             (vault, Some((slot.kdf, slot.calibrated)))
         }
-    };
+    })
+}
+
+/// What `init` made, for [`report`].
+struct Report<'a> {
+    context: &'a Context,
+    format: Format,
+    backend: &'a Backend,
+    vault: &'a Vault,
+    kdf: KdfChoice,
+    recovery_key: &'a Option<RecoveryKey>,
+    recovery_file: Option<String>,
+    keychain_error: Option<String>,
+    warnings: Vec<String>,
+}
+
+/// Prints what `init` made; the recovery code last, unless it went to a
+/// file. A code that cannot be printed is an error (exit 5), never a
+/// quiet success.
+fn report(r: Report<'_>) -> Result<Exit, Failure> {
+    let Report {
+        context,
+        format,
+        backend,
+        vault,
+        kdf,
+        recovery_key,
+        recovery_file,
+        keychain_error,
+        mut warnings,
+    } = r;
+    let path = context.vault_path()?;
     if let Some((kdf, _)) = &kdf {
         if kdf.is_weak() {
             warnings.insert(0, weak_warning(kdf));
@@ -108,11 +215,7 @@ pub fn run(args: &InitArgs, context: &Context, format: Format) -> Result<Exit, F
         }),
         _ => None,
     });
-    let recovery_slot = vault
-        .slots()
-        .iter()
-        .find(|s| matches!(s.kind, SlotKind::Recovery(_)))
-        .map(|s| s.id);
+    let recovery_slot = recovery_slot_of(vault);
     match format {
         Format::Text => {
             if let Some((kdf, Some(took))) = &kdf {
@@ -142,8 +245,14 @@ pub fn run(args: &InitArgs, context: &Context, format: Format) -> Result<Exit, F
                 "created vault {} protected by {protection}{recovery_note}",
                 path.display()
             ));
-            if let (Some(key), Some(id)) = (&recovery_key, recovery_slot) {
-                recovery::show(key, id)?;
+            match (&recovery_key, recovery_slot, &recovery_file) {
+                (Some(_), Some(id), Some(file)) => note(&format!(
+                    "the recovery code of slot {id} was written to {file}"
+                )),
+                (Some(key), Some(id), None) => {
+                    recovery::show(key, id).map_err(recovery::undelivered_stdout)?;
+                }
+                _ => {}
             }
         }
         Format::Json => {
@@ -165,6 +274,7 @@ pub fn run(args: &InitArgs, context: &Context, format: Format) -> Result<Exit, F
                 calibration_ms: Option<u128>,
                 /// Shown only this once.
                 recovery_code: Option<&'a str>,
+                recovery_code_file: Option<String>,
                 recovery_slot: Option<u32>,
                 warnings: Vec<String>,
             }
@@ -186,7 +296,11 @@ pub fn run(args: &InitArgs, context: &Context, format: Format) -> Result<Exit, F
                     keychain_error,
                     kdf: kdf.as_ref().map(|(k, _)| KdfJson::from(k)),
                     calibration_ms: kdf.and_then(|(_, took)| took).map(|d| d.as_millis()),
-                    recovery_code: code.as_deref().map(String::as_str),
+                    recovery_code: code
+                        .as_deref()
+                        .map(String::as_str)
+                        .filter(|_| recovery_file.is_none()),
+                    recovery_code_file: recovery_file.clone(),
                     recovery_slot,
                     warnings,
                 },

@@ -90,7 +90,9 @@ pub fn run(
         Command::Verify(args) => backup::verify(args, context, format),
         Command::Passwd(args) => rekey::passwd(args, context, format),
         Command::Rekey(args) => rekey::rekey(args, context, format),
-        Command::Recovery(crate::cli::RecoveryCommand::Rotate) => rekey::rotate(context, format),
+        Command::Recovery(crate::cli::RecoveryCommand::Rotate(args)) => {
+            rekey::rotate(args, context, format)
+        }
         Command::Export(args) => export::export(args, context, format),
         Command::Import(args) => export::import(args, context, format),
         Command::KdfCalibrate(args) => kdf::calibrate_command(args, format),

@@ -8,7 +8,7 @@ use credvault::format::SlotKind;
 use credvault::{KdfParams, NewSlot, RecoveryKey, RekeyOptions, VaultError};
 use serde::Serialize;
 
-use crate::cli::{PasswdArgs, RekeyArgs};
+use crate::cli::{PasswdArgs, RekeyArgs, RotateArgs};
 use crate::exit::{CliError, Exit};
 use crate::output::{note, print_json, print_secret_json, warn, Format};
 use crate::passphrase::{Confirm, Source};
@@ -166,12 +166,40 @@ pub fn rekey(args: &RekeyArgs, context: &Context, format: Format) -> Result<Exit
         None
     };
     let vault_id = vault.header().vault_id;
-    let rekeyed = vault.rekey(RekeyOptions {
+    // A rekey without --keep-recovery-code makes new recovery codes: settle
+    // where they go before anything changes.
+    let makes_codes = keep.is_none() && has(|k| matches!(k, SlotKind::Recovery(_)));
+    let mut delivery = if makes_codes {
+        Some(recovery::Delivery::prepare(args.recovery_out.as_deref())?)
+    } else {
+        None
+    };
+    let rekeyed = match vault.rekey(RekeyOptions {
         passphrases: given.passphrase.iter().collect(),
         keep_recovery: keep,
         keychain,
         drop_unavailable: args.drop_unavailable,
-    })?;
+    }) {
+        Ok(rekeyed) => rekeyed,
+        Err(e) => {
+            if let Some(d) = delivery.take() {
+                d.abandon();
+            }
+            return Err(e.into());
+        }
+    };
+    let file = match &mut delivery {
+        Some(d) => {
+            let keys: Vec<(u32, &RecoveryKey)> = rekeyed
+                .recovery_keys
+                .iter()
+                .map(|(id, k)| (*id, k))
+                .collect();
+            d.write_file(&keys)?;
+            d.file_path().map(|p| p.display().to_string())
+        }
+        None => None,
+    };
     // The audit line of a rekey is MACed with the new data key.
     crate::audit::remember(&vault);
     drop(given);
@@ -225,8 +253,13 @@ pub fn rekey(args: &RekeyArgs, context: &Context, format: Format) -> Result<Exit
                 moves.join(", "),
                 if session_ended { "; the session unlock was ended" } else { "" }
             ));
-            for (id, key) in &rekeyed.recovery_keys {
-                recovery::show(key, *id)?;
+            match &file {
+                Some(file) => note(&format!("the new recovery code was written to {file}")),
+                None => {
+                    for (id, key) in &rekeyed.recovery_keys {
+                        recovery::show(key, *id).map_err(recovery::undelivered_stdout)?;
+                    }
+                }
             }
         }
         Format::Json => {
@@ -245,6 +278,7 @@ pub fn rekey(args: &RekeyArgs, context: &Context, format: Format) -> Result<Exit
                 entries: usize,
                 slots: Vec<SlotMove>,
                 recovery_codes: Vec<CodeJson<'a>>,
+                recovery_code_file: Option<String>,
                 session_ended: bool,
                 warnings: Vec<String>,
             }
@@ -270,27 +304,40 @@ pub fn rekey(args: &RekeyArgs, context: &Context, format: Format) -> Result<Exit
                         .collect(),
                     recovery_codes: codes
                         .iter()
+                        .filter(|_| file.is_none())
                         .map(|(slot, code)| CodeJson { slot: *slot, code })
                         .collect(),
+                    recovery_code_file: file.clone(),
                     session_ended,
                     warnings,
                 },
                 64 * 1024,
-            )?;
+            )
+            .map_err(recovery::undelivered_stdout)?;
         }
     }
     Ok(Exit::Ok)
 }
 
-/// `recovery rotate`: a new recovery code replaces the old one(s).
-pub fn rotate(context: &Context, format: Format) -> Result<Exit, Failure> {
+/// `recovery rotate`: a new recovery code replaces the old one(s). The
+/// code's destination is checked (or its file created) before the save.
+pub fn rotate(args: &RotateArgs, context: &Context, format: Format) -> Result<Exit, Failure> {
     let mut vault = context.open()?;
     let had = vault
         .slots()
         .iter()
         .any(|s| matches!(s.kind, SlotKind::Recovery(_)));
     let key = RecoveryKey::generate();
-    let id = vault.replace_recovery(&key)?;
+    let mut delivery = recovery::Delivery::prepare(args.recovery_out.as_deref())?;
+    let id = match vault.replace_recovery(&key) {
+        Ok(id) => id,
+        Err(e) => {
+            delivery.abandon();
+            return Err(e.into());
+        }
+    };
+    delivery.write_file(&[(id, &key)])?;
+    let file = delivery.file_path().map(|p| p.display().to_string());
     match format {
         Format::Text => {
             note(&if had {
@@ -298,24 +345,30 @@ pub fn rotate(context: &Context, format: Format) -> Result<Exit, Failure> {
             } else {
                 format!("added recovery slot {id}")
             });
-            recovery::show(&key, id)?;
+            match &file {
+                Some(file) => note(&format!("the new recovery code was written to {file}")),
+                None => recovery::show(&key, id).map_err(recovery::undelivered_stdout)?,
+            }
         }
         Format::Json => {
             #[derive(Serialize)]
             struct Rotated<'a> {
                 slot: u32,
                 replaced: bool,
-                recovery_code: &'a str,
+                recovery_code: Option<&'a str>,
+                recovery_code_file: Option<String>,
             }
             let code = recovery::json_code(&key);
             print_secret_json(
                 &Rotated {
                     slot: id,
                     replaced: had,
-                    recovery_code: &code,
+                    recovery_code: file.is_none().then_some(code.as_str()),
+                    recovery_code_file: file.clone(),
                 },
                 1024,
-            )?;
+            )
+            .map_err(recovery::undelivered_stdout)?;
         }
     }
     Ok(Exit::Ok)

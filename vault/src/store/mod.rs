@@ -399,6 +399,33 @@ fn create_options(secret: bool) -> OpenOptions {
     o
 }
 
+/// Creates a new private file at `path` for the caller to write: it must
+/// not exist (never follows or replaces anything, a symlink included),
+/// mode 0600. For files that hold a secret beside the vault, such as a
+/// recovery code written by `--recovery-out`.
+pub fn create_private(path: &Path) -> Result<File, StoreError> {
+    let mut o = create_options(true);
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc_o_nofollow());
+    }
+    o.open(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            StoreError::AlreadyExists(path.to_owned())
+        } else {
+            StoreError::io("create", path, e)
+        }
+    })
+}
+
+/// `O_NOFOLLOW` for [`std::os::unix::fs::OpenOptionsExt::custom_flags`].
+#[cfg(unix)]
+pub(crate) fn libc_o_nofollow() -> i32 {
+    rustix::fs::OFlags::NOFOLLOW.bits() as i32
+}
+
 /// Creates the vault's directory (mode 0700) if it does not exist.
 pub fn ensure_dir(path: &Path) -> Result<(), StoreError> {
     let dir = parent_dir(path);

@@ -1,0 +1,167 @@
+//! Issue 13, the security review: each test here failed on the code
+//! before the fix it pins.
+
+use crate::common::{recovery_code, run_command, Sandbox, PASS, WEAK};
+
+/// `init` with weak parameters; the recovery code it printed.
+fn init_with_code(s: &Sandbox) -> String {
+    let mut args = vec!["init"];
+    args.extend(WEAK);
+    recovery_code(&s.run(&args).ok())
+}
+
+// ---- no secret variable reaches a child ---------------------------------
+
+#[test]
+fn exec_passes_no_secret_variable_to_the_program() {
+    let s = Sandbox::new();
+    let code = init_with_code(&s);
+    s.set("github.token", b"ghp_child");
+    let mut cmd = s.command(&["exec", "--env", "GH=github.token", "--", "env"]);
+    cmd.env("CREDVAULT_RECOVERY", &code)
+        .env("CREDVAULT_NEW_PASSPHRASE", "new passphrase here");
+    let run = run_command(cmd, None);
+    assert_eq!(run.code, 0, "{run:?}");
+    let env = run.text();
+    assert!(env.contains("GH=ghp_child"), "{env}");
+    for var in credvault::secret_env::ALL {
+        assert!(!env.contains(var), "{var} reached the child:\n{env}");
+    }
+    assert!(!env.contains(&code) && !env.contains(PASS), "{env}");
+}
+
+// ---- nothing echoed -------------------------------------------------------
+
+#[test]
+fn usage_errors_never_echo_an_argument() {
+    let s = Sandbox::new();
+    s.init();
+    let cases: [&[&str]; 7] = [
+        &["passwd", "hunter2"],
+        &["get", "a.b", "hunter2"],
+        &["hunter2"],
+        &["--hunter2", "ls"],
+        &["passwd", "--slot", "hunter2"],
+        &["--generations", "9hunter2", "ls"],
+        &["ls", "--json=hunter2"],
+    ];
+    for args in cases {
+        for json in [false, true] {
+            let mut all: Vec<&str> = if json { vec!["--json"] } else { vec![] };
+            all.extend_from_slice(args);
+            let run = s.run(&all);
+            assert_eq!(run.code, 2, "{all:?}: {run:?}");
+            assert!(
+                !run.stderr.contains("hunter2") && !run.text().contains("hunter2"),
+                "{all:?} echoed the argument: {}",
+                run.stderr
+            );
+            assert_eq!(run.stderr.trim_end().lines().count(), 1, "{}", run.stderr);
+        }
+    }
+    // Names from the CLI's own definition are still there to help.
+    let run = s.run(&["passwd", "--slot", "x"]);
+    assert!(run.stderr.contains("--slot"), "{}", run.stderr);
+}
+
+// ---- a new recovery code is never lost ------------------------------------
+
+/// `credvault ARGS` with stdout closed (`>&-`), through sh.
+fn with_closed_stdout(s: &Sandbox, args: &[&str]) -> crate::common::Run {
+    let mut cmd = s.command(&[]);
+    let bin = env!("CARGO_BIN_EXE_credvault");
+    let mut line = format!("exec '{bin}'");
+    for a in args {
+        line.push_str(&format!(" '{a}'"));
+    }
+    line.push_str(" >&-");
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c").arg(line);
+    // The sandbox's environment, not its program.
+    sh.env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            sh.env(k, v);
+        }
+    }
+    cmd.arg("unused");
+    sh.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    run_command(sh, None)
+}
+
+#[test]
+fn a_closed_stdout_never_loses_a_new_recovery_code() {
+    let s = Sandbox::new();
+    // init: nothing is created.
+    let mut args = vec!["init"];
+    args.extend(WEAK);
+    let run = with_closed_stdout(&s, &args);
+    assert_eq!(run.code, 5, "{run:?}");
+    assert!(run.stderr.contains("recovery code"), "{}", run.stderr);
+    assert!(
+        !s.vault.exists(),
+        "init created a vault whose code nobody saw"
+    );
+
+    let code = init_with_code(&s);
+    s.set("a.b", b"v");
+    let before = s.vault_bytes();
+    for args in [&["recovery", "rotate"][..], &["rekey"][..]] {
+        let run = with_closed_stdout(&s, args);
+        assert_eq!(run.code, 5, "{args:?}: {run:?}");
+        assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
+        assert_eq!(s.vault_bytes(), before, "{args:?} changed the vault");
+    }
+    // The old code still opens the vault.
+    let mut cmd = s.command(&["get", "a.b"]);
+    cmd.env_remove("CREDVAULT_PASSPHRASE")
+        .env("CREDVAULT_RECOVERY", &code);
+    assert_eq!(run_command(cmd, None).ok().stdout, b"v\n");
+}
+
+#[test]
+fn recovery_out_writes_a_new_private_file_before_the_change() {
+    let s = Sandbox::new();
+    let out = s.root().join("code.txt");
+    let out_str = out.to_str().unwrap();
+    let mut args = vec!["init", "--recovery-out", out_str];
+    args.extend(WEAK);
+    let run = s.run(&args).ok();
+    assert!(run.stdout.is_empty(), "the code went to the file only");
+    assert_eq!(crate::common::mode(&out), 0o600);
+    let first = std::fs::read_to_string(&out).unwrap();
+    s.set("a.b", b"v");
+    let get = |file: &str| {
+        let mut cmd = s.command(&["--recovery-file", file, "get", "a.b"]);
+        cmd.env_remove("CREDVAULT_PASSPHRASE");
+        run_command(cmd, None)
+    };
+    assert_eq!(get(out_str).ok().stdout, b"v\n");
+
+    // An existing file is never overwritten, and nothing changes.
+    let before = s.vault_bytes();
+    let run = s.run(&["recovery", "rotate", "--recovery-out", out_str]);
+    assert_eq!(run.code, 5, "{run:?}");
+    assert_eq!(s.vault_bytes(), before);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), first);
+
+    let rotated = s.root().join("rotated.txt");
+    let rotated_str = rotated.to_str().unwrap();
+    let run = s
+        .run(&[
+            "--json",
+            "recovery",
+            "rotate",
+            "--recovery-out",
+            rotated_str,
+        ])
+        .ok();
+    let json = run.json();
+    assert!(json["recovery_code"].is_null(), "{json}");
+    assert_eq!(json["recovery_code_file"], rotated_str);
+    assert_eq!(crate::common::mode(&rotated), 0o600);
+    assert_eq!(get(rotated_str).ok().stdout, b"v\n");
+    assert_eq!(get(out_str).code, 3, "the old code was replaced");
+}

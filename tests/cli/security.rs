@@ -165,3 +165,128 @@ fn recovery_out_writes_a_new_private_file_before_the_change() {
     assert_eq!(get(rotated_str).ok().stdout, b"v\n");
     assert_eq!(get(out_str).code, 3, "the old code was replaced");
 }
+
+// ---- symlinked vault paths --------------------------------------------------
+
+#[test]
+fn a_symlinked_vault_is_saved_through_to_its_target_with_one_lock() {
+    let s = Sandbox::new();
+    s.init();
+    let links = s.root().join("links");
+    std::fs::create_dir(&links).unwrap();
+    let link = links.join("link.cvault");
+    std::os::unix::fs::symlink(&s.vault, &link).unwrap();
+
+    // Writers through the link and through the real path at once.
+    const EACH: usize = 6;
+    let mut children = Vec::new();
+    for i in 0..2 * EACH {
+        let path = if i % 2 == 0 { &link } else { &s.vault };
+        let mut cmd = s.command(&["--vault", path.to_str().unwrap(), "set", &format!("k.n{i}")]);
+        cmd.stdin(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("v{i}").as_bytes())
+            .unwrap();
+        children.push(child);
+    }
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let listed = s.run(&["--vault", link.to_str().unwrap(), "ls"]).ok();
+    assert_eq!(listed.text().lines().count(), 2 * EACH, "lost an update");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "a save renamed over the symlink"
+    );
+    // No side file beside the link: lock, generations and audit log are
+    // beside the target.
+    let beside: Vec<_> = std::fs::read_dir(&links)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(beside, vec![std::ffi::OsString::from("link.cvault")]);
+    let status = s
+        .run(&["--vault", link.to_str().unwrap(), "--json", "status"])
+        .ok()
+        .json();
+    assert_eq!(status["path"], s.vault.to_str().unwrap());
+}
+
+// ---- side files ---------------------------------------------------------------
+
+#[test]
+fn lock_and_audit_files_are_never_followed_through_a_symlink() {
+    let s = Sandbox::new();
+    s.init();
+    let target = s.root().join("elsewhere");
+    std::fs::write(&target, b"do not touch").unwrap();
+    let lock = credvault::store::lock_path(&s.vault);
+    std::fs::remove_file(&lock).ok();
+    std::os::unix::fs::symlink(&target, &lock).unwrap();
+    let run = s.run_stdin(&["set", "a.b"], b"v");
+    assert_eq!(run.code, 5, "{run:?}");
+    assert!(run.stderr.contains("symbolic link"), "{}", run.stderr);
+    std::fs::remove_file(&lock).unwrap();
+
+    let audit = s.vault.with_file_name("test.cvault.audit.jsonl");
+    std::fs::remove_file(&audit).ok();
+    std::os::unix::fs::symlink(&target, &audit).unwrap();
+    let mut cmd = s.command(&["set", "a.b"]);
+    cmd.env("CREDVAULT_AUDIT", "required");
+    let run = run_command(cmd, Some(b"v"));
+    assert_eq!(run.code, 5, "{run:?}");
+    assert_eq!(std::fs::read(&target).unwrap(), b"do not touch");
+}
+
+#[test]
+fn side_files_owned_by_someone_else_are_refused() {
+    let s = Sandbox::new();
+    s.init();
+    let lock = credvault::store::lock_path(&s.vault);
+    std::fs::write(&lock, b"").unwrap();
+    // Only root can give a file away; elsewhere there is nothing to test.
+    if std::os::unix::fs::chown(&lock, Some(65534), Some(65534)).is_err() {
+        eprintln!("skipping: chown needs root");
+        return;
+    }
+    let run = s.run_stdin(&["set", "a.b"], b"v");
+    assert_eq!(run.code, 5, "{run:?}");
+    assert!(run.stderr.contains("owned by uid 65534"), "{}", run.stderr);
+}
+
+#[test]
+fn kept_files_are_0600_and_status_warns_on_any_loose_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Sandbox::new();
+    s.init();
+    s.set("a.b", b"1");
+    std::fs::set_permissions(&s.vault, std::fs::Permissions::from_mode(0o644)).unwrap();
+    s.set("a.b", b"2");
+    let first = credvault::store::generations::path(&s.vault, 1);
+    assert_eq!(crate::common::mode(&first), 0o600, "generation kept 0644");
+    assert_eq!(crate::common::mode(&s.vault), 0o600);
+    s.run(&["undo"]).ok();
+    let bak = credvault::store::side_files(&s.vault)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains(".bak-"))
+        .expect("undo keeps a .bak copy");
+    assert_eq!(crate::common::mode(&bak), 0o600);
+
+    let second = credvault::store::generations::path(&s.vault, 1);
+    std::fs::set_permissions(&second, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let status = s.run(&["--json", "status"]).ok().json();
+    let warnings = status["warnings"].to_string();
+    assert!(
+        warnings.contains(&format!("{} has mode 0640", second.display())),
+        "{warnings}"
+    );
+}

@@ -123,7 +123,9 @@ impl Context {
     /// Resolves the global options.
     pub fn new(global: &crate::cli::GlobalArgs) -> Context {
         Context {
-            vault: vault_path(global.vault.clone()),
+            // Symlinks resolved once (issue 13): the lock, generations,
+            // backups and the audit log derive from the real file.
+            vault: vault_path(global.vault.clone()).map(|p| store::resolve(&p).unwrap_or(p)),
             passphrase: Source::resolve(global.passphrase_file.clone()),
             no_keychain: global.no_keychain,
             lock_timeout: Duration::from_secs(global.lock_timeout),

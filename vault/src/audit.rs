@@ -701,6 +701,8 @@ impl AuditLog {
     }
 }
 
+/// Audit files are opened as the vault's other side files: never through
+/// a symlink, only when owned by this user (`store::open_side_file`).
 fn open_append(path: &Path) -> Result<File, AuditError> {
     let mut o = OpenOptions::new();
     o.append(true).create(true);
@@ -709,7 +711,7 @@ fn open_append(path: &Path) -> Result<File, AuditError> {
         use std::os::unix::fs::OpenOptionsExt;
         o.mode(0o600);
     }
-    o.open(path).map_err(io_err("open", path))
+    crate::store::open_side_file(path, o).map_err(io_err("open", path))
 }
 
 fn open_rw(path: &Path) -> Result<File, AuditError> {
@@ -720,7 +722,7 @@ fn open_rw(path: &Path) -> Result<File, AuditError> {
         use std::os::unix::fs::OpenOptionsExt;
         o.mode(0o600);
     }
-    o.open(path).map_err(io_err("open", path))
+    crate::store::open_side_file(path, o).map_err(io_err("open", path))
 }
 
 fn lock(file: &File, path: &Path) -> Result<(), AuditError> {

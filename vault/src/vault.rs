@@ -582,6 +582,8 @@ impl Vault {
         first: impl FnOnce(&[u8; 16], &SecretKey) -> Result<Vec<Slot>, VaultError>,
     ) -> Result<Vault, VaultError> {
         store::ensure_dir(path)?;
+        // Symlinks resolved once: every side file sits beside the target.
+        let path = &store::resolve(path)?;
         let faults = options.fault_injector.as_deref();
         let _lock = VaultLock::acquire_with(path, options.lock_timeout, faults)?;
         if store::exists(path)? {
@@ -623,6 +625,8 @@ impl Vault {
         unlocker: &mut dyn Unlocker,
         options: OpenOptions,
     ) -> Result<Vault, VaultError> {
+        // Symlinks resolved once: saves replace the target, not the link.
+        let path = &store::resolve(path)?;
         let bytes = zeroize::Zeroizing::new(read_file(path)?);
         let parsed = format::parse_file(&bytes)?;
         let (dek, unlocked_by) = unlock(&parsed.header, unlocker, &options.kdf_limits)?;
@@ -663,6 +667,7 @@ impl Vault {
         dek: SecretKey,
         options: OpenOptions,
     ) -> Result<Vault, VaultError> {
+        let path = &store::resolve(path)?;
         let bytes = zeroize::Zeroizing::new(bytes);
         let parsed = format::parse_file(&bytes)?;
         let layout = Layout::of(&parsed);

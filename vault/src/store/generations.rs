@@ -115,7 +115,9 @@ impl Pending {
         let link = sibling(vault, ".", ".gen-tmp");
         let _ = fs::remove_file(&link);
         match fs::hard_link(vault, &link) {
-            Ok(()) => {}
+            Ok(()) => {
+                let _ = super::make_private(&link);
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
             Err(_) => copy_synced(vault, &link).ok()?,
         }
@@ -195,6 +197,7 @@ pub fn keep_bak(vault: &Path) -> Result<PathBuf, StoreError> {
         let bak = sibling(vault, "", &suffix);
         match fs::hard_link(vault, &bak) {
             Ok(()) => {
+                let _ = super::make_private(&bak);
                 sync_dir_quietly(vault);
                 return Ok(bak);
             }

@@ -155,12 +155,9 @@ impl VaultLock {
     ) -> Result<VaultLock, StoreError> {
         let path = lock_path(vault);
         inject(faults, Step::Lock, "lock", &path)?;
-        let file = create_options(false)
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
+        let mut options = create_options(false);
+        options.read(true).write(true).create(true).truncate(false);
+        let file = open_side_file(&path, options)
             .map_err(|e| StoreError::io("open lock file", &path, e))?;
         let start = Instant::now();
         let mut pause = Duration::from_millis(1);
@@ -399,6 +396,92 @@ fn create_options(secret: bool) -> OpenOptions {
     o
 }
 
+/// The real path of a vault: symlinks resolved once, so that the lock,
+/// the temp file, the generations, the backups and the audit log all sit
+/// beside the file that is actually written, a save replaces the target
+/// and never the link, and two paths to one vault share one lock
+/// (FORMAT.md §7). A vault that does not exist yet resolves through its
+/// directory; a dangling symlink is followed to where it points.
+pub fn resolve(path: &Path) -> Result<PathBuf, StoreError> {
+    let mut path = path.to_owned();
+    // As the kernel's own limit on symlinks in one lookup (ELOOP).
+    for _ in 0..40 {
+        match fs::canonicalize(&path) {
+            Ok(real) => return Ok(real),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io("resolve", &path, e)),
+        }
+        if let Ok(target) = fs::read_link(&path) {
+            path = parent_dir(&path).join(target);
+            continue;
+        }
+        let Some(name) = path.file_name().map(ToOwned::to_owned) else {
+            return Ok(path);
+        };
+        let dir = parent_dir(&path);
+        return Ok(match fs::canonicalize(&dir) {
+            Ok(real) => real.join(name),
+            Err(_) => std::path::absolute(&path).unwrap_or(path),
+        });
+    }
+    Err(StoreError::io(
+        "resolve",
+        &path,
+        io::Error::other("too many levels of symbolic links"),
+    ))
+}
+
+/// Opens a side file of the vault (its lock, its audit log) with
+/// `options`, never through a symlink (`O_NOFOLLOW`), and only if the
+/// calling user owns it: a file planted by someone else in a shared or
+/// synced directory is refused, not used.
+pub fn open_side_file(path: &Path, mut options: OpenOptions) -> io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        options.custom_flags(libc_o_nofollow());
+        let file = options.open(path).map_err(|e| {
+            if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "is a symbolic link; refusing to follow it",
+                )
+            } else {
+                e
+            }
+        })?;
+        let owner = file.metadata()?.uid();
+        let me = rustix::process::geteuid().as_raw();
+        if owner != me {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("is owned by uid {owner}, not by this user (uid {me}); refusing to use it"),
+            ));
+        }
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    {
+        options.open(path)
+    }
+}
+
+/// Tightens a kept copy (a generation, a `.bak-*`) to mode 0600, whatever
+/// the mode of the vault it was linked from. A hard link shares the inode,
+/// so the vault it came from (about to be replaced) is tightened too.
+pub(crate) fn make_private(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
+}
+
 /// Creates a new private file at `path` for the caller to write: it must
 /// not exist (never follows or replaces anything, a symlink included),
 /// mode 0600. For files that hold a secret beside the vault, such as a
@@ -443,21 +526,27 @@ pub fn ensure_dir(path: &Path) -> Result<(), StoreError> {
         .map_err(|e| StoreError::io("create directory", &dir, e))
 }
 
-/// Warnings about modes looser than 0600 on the vault or 0700 on its
-/// directory (group or other bits set).
+/// Warnings about modes looser than 0600 on the vault and every file kept
+/// beside it (its lock, audit log, generations, `.bak-*` copies) or 0700
+/// on its directory (group or other bits set).
 pub fn mode_warnings(path: &Path) -> Vec<String> {
     let mut out = Vec::new();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let dir = parent_dir(path);
-        for (p, what, want) in [
+        let mut files = vec![
             (path.to_owned(), "vault file", 0o600),
             (dir, "vault directory", 0o700),
-        ] {
-            if let Ok(m) = fs::metadata(&p) {
+            (lock_path(path), "lock file", 0o600),
+        ];
+        for side in side_files(path) {
+            files.push((side, "kept file", 0o600));
+        }
+        for (p, what, want) in files {
+            if let Ok(m) = fs::symlink_metadata(&p) {
                 let mode = m.permissions().mode() & 0o777;
-                if mode & 0o077 != 0 {
+                if mode & 0o077 != 0 && !m.file_type().is_symlink() {
                     out.push(format!(
                         "{what} {} has mode {mode:04o}; expected {want:04o} (chmod {want:o} {})",
                         p.display(),
@@ -467,6 +556,34 @@ pub fn mode_warnings(path: &Path) -> Vec<String> {
             }
         }
     }
+    out
+}
+
+/// The files credvault keeps beside `vault` (besides the vault and its
+/// lock): generations `<vault>.N`, `<vault>.bak-*` copies and the audit
+/// log with its rotated files and head anchor (`<vault>.audit.*`).
+pub fn side_files(vault: &Path) -> Vec<PathBuf> {
+    let Some(name) = vault.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Vec::new();
+    };
+    let Ok(dir) = fs::read_dir(parent_dir(vault)) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = dir
+        .flatten()
+        .filter(|e| {
+            let file = e.file_name().to_string_lossy().into_owned();
+            file.strip_prefix(&name).is_some_and(|rest| {
+                rest.starts_with(".bak-")
+                    || rest.starts_with(".audit.")
+                    || (rest.len() > 1
+                        && rest.starts_with('.')
+                        && rest[1..].bytes().all(|b| b.is_ascii_digit()))
+            })
+        })
+        .map(|e| e.path())
+        .collect();
+    out.sort();
     out
 }
 

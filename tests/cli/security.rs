@@ -290,3 +290,175 @@ fn kept_files_are_0600_and_status_warns_on_any_loose_mode() {
         "{warnings}"
     );
 }
+
+// ---- rollback is detected -------------------------------------------------------
+
+#[test]
+fn an_older_copy_put_in_place_is_refused_until_accepted() {
+    let s = Sandbox::new();
+    s.init();
+    s.set("a.b", b"1");
+    s.set("a.b", b"2");
+    let older = credvault::store::generations::path(&s.vault, 1);
+    std::fs::copy(&older, &s.vault).unwrap();
+    for args in [&["get", "a.b"][..], &["ls"][..], &["set", "c.d"][..]] {
+        let run = s.run_stdin(args, b"x");
+        assert_eq!(run.code, 4, "{args:?}: {run:?}");
+        assert!(run.stderr.contains("rolled back"), "{}", run.stderr);
+        assert!(run.stderr.contains("--accept-rollback"), "{}", run.stderr);
+    }
+    let got = s.run(&["--accept-rollback", "get", "a.b"]).ok();
+    assert_eq!(got.stdout, b"1\n");
+    // Accepted once: later commands open it normally.
+    s.run(&["get", "a.b"]).ok();
+
+    // undo and restore move the mark themselves.
+    s.set("a.b", b"3");
+    s.set("a.b", b"4");
+    s.run(&["undo"]).ok();
+    assert_eq!(s.run(&["get", "a.b"]).ok().stdout, b"3\n");
+    let backup = s.root().join("b.cvault");
+    s.run(&["backup", backup.to_str().unwrap()]).ok();
+    s.set("a.b", b"5");
+    s.run(&["restore", backup.to_str().unwrap()]).ok();
+    assert_eq!(s.run(&["get", "a.b"]).ok().stdout, b"3\n");
+
+    // The mark lives outside the vault's directory, mode 0600.
+    let marks = s.root().join(".local/state/credvault/marks");
+    let files: Vec<_> = std::fs::read_dir(&marks).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(
+        crate::common::mode(&files[0].as_ref().unwrap().path()),
+        0o600
+    );
+}
+
+// ---- revocation really revokes ------------------------------------------------
+
+/// Whether `path` opens with the passphrase `pw` (no recovery code).
+fn opens_with(s: &Sandbox, path: &std::path::Path, pw: &str) -> bool {
+    let mut cmd = s.command(&["verify", path.to_str().unwrap()]);
+    cmd.env("CREDVAULT_PASSPHRASE", pw);
+    run_command(cmd, None).code == 0
+}
+
+#[test]
+fn passwd_and_slot_remove_leave_no_kept_copy_that_opens_with_the_old_passphrase() {
+    let s = Sandbox::new();
+    s.init();
+    for v in ["1", "2", "3"] {
+        s.set("a.b", v.as_bytes());
+    }
+    s.run(&["undo"]).ok(); // also makes a .bak-*
+    let kept = credvault::store::generations::kept(&s.vault);
+    assert!(kept.len() >= 3, "{kept:?}");
+    assert!(kept.iter().all(|p| opens_with(&s, p, PASS)));
+
+    let new_pw = s.root().join("new-pw");
+    std::fs::write(&new_pw, "a new passphrase\n").unwrap();
+    let run = s
+        .run(&[
+            "--json",
+            "passwd",
+            "--new-passphrase-file",
+            new_pw.to_str().unwrap(),
+        ])
+        .ok();
+    let purged = run.json()["purged"].as_array().unwrap().len();
+    assert_eq!(purged, kept.len(), "{}", run.text());
+    for p in &kept {
+        assert!(!p.exists(), "{} still there", p.display());
+    }
+    // The next saves keep generations again; none opens with the old one.
+    let mut with_new = |args: &[&str], stdin: &[u8]| {
+        let mut cmd = s.command(args);
+        cmd.env("CREDVAULT_PASSPHRASE", "a new passphrase");
+        run_command(cmd, Some(stdin))
+    };
+    with_new(&["set", "a.b"], b"4").ok();
+    with_new(&["set", "a.b"], b"5").ok();
+    for p in credvault::store::generations::kept(&s.vault) {
+        assert!(
+            !opens_with(&s, &p, PASS),
+            "{} opens with the old passphrase",
+            p.display()
+        );
+    }
+
+    // slot remove: a leaked second passphrase is gone from every kept copy.
+    let leaked = s.root().join("leaked");
+    std::fs::write(&leaked, "leaked passphrase\n").unwrap();
+    let added = with_new(
+        &[
+            "--json",
+            "slot",
+            "add",
+            "passphrase",
+            "--new-passphrase-file",
+            leaked.to_str().unwrap(),
+            "--kdf-memory-mib",
+            "8",
+            "--kdf-iterations",
+            "1",
+            "--kdf-parallelism",
+            "1",
+        ],
+        b"",
+    )
+    .ok();
+    let id = added.json()["added"]["id"]
+        .as_u64()
+        .expect("slot id")
+        .to_string();
+    with_new(&["set", "a.b"], b"6").ok();
+    assert!(credvault::store::generations::kept(&s.vault)
+        .iter()
+        .any(|p| opens_with(&s, p, "leaked passphrase")));
+    let run = with_new(&["--json", "slot", "remove", &id], b"").ok();
+    assert!(!run.json()["purged"].as_array().unwrap().is_empty());
+    for p in credvault::store::generations::kept(&s.vault) {
+        assert!(!opens_with(&s, &p, "leaked passphrase"), "{}", p.display());
+    }
+    assert!(!opens_with(&s, &s.vault, "leaked passphrase"));
+}
+
+#[test]
+fn rekey_and_recovery_rotate_purge_kept_copies_and_generations_lists_them() {
+    let s = Sandbox::new();
+    let code = init_with_code(&s);
+    s.set("a.b", b"1");
+    s.set("a.b", b"2");
+    let listed = s.run(&["--json", "generations", "list"]).ok().json();
+    let n = listed.as_array().unwrap().len();
+    assert_eq!(n, 2, "{listed}");
+    assert_eq!(listed[0]["kind"], "generation");
+    let by_code = |p: &std::path::Path, code: &str| {
+        let mut cmd = s.command(&["verify", p.to_str().unwrap()]);
+        cmd.env_remove("CREDVAULT_PASSPHRASE")
+            .env("CREDVAULT_RECOVERY", code);
+        run_command(cmd, None).code == 0
+    };
+    assert!(credvault::store::generations::kept(&s.vault)
+        .iter()
+        .all(|p| by_code(p, &code)));
+    let rotated = s.run(&["--json", "recovery", "rotate"]).ok().json();
+    assert_eq!(rotated["purged"].as_array().unwrap().len(), n);
+    s.set("a.b", b"3");
+    assert!(!credvault::store::generations::kept(&s.vault)
+        .iter()
+        .any(|p| by_code(p, &code)));
+
+    s.set("a.b", b"4");
+    let rekeyed = s.run(&["--json", "rekey"]).ok().json();
+    assert!(
+        !rekeyed["purged"].as_array().unwrap().is_empty(),
+        "{rekeyed}"
+    );
+    assert!(credvault::store::generations::kept(&s.vault).is_empty());
+
+    s.set("a.b", b"5");
+    let purged = s.run(&["--json", "generations", "purge"]).ok().json();
+    assert_eq!(purged["purged"].as_array().unwrap().len(), 1);
+    assert!(credvault::store::generations::kept(&s.vault).is_empty());
+    assert_eq!(s.run(&["get", "a.b"]).ok().stdout, b"5\n");
+}

@@ -137,6 +137,11 @@ pub struct GlobalArgs {
     /// Do not write the audit log for this command (as CREDVAULT_AUDIT=off).
     #[arg(long, global = true)]
     pub no_audit: bool,
+
+    /// Accept a vault whose save counter went back (you put an older copy
+    /// in place on purpose): this machine's rollback mark moves down to it.
+    #[arg(long, global = true)]
+    pub accept_rollback: bool,
 }
 
 /// The commands. Aliases match the desktop app's credential service API.
@@ -315,6 +320,16 @@ pub enum Command {
     /// vault any more. A session unlock of the vault is ended.
     Rekey(RekeyArgs),
 
+    /// The copies kept beside the vault: generations VAULT.1 ... VAULT.N
+    /// (one per save, for `undo`) and VAULT.bak-* (made by `restore` and
+    /// `undo`).
+    ///
+    /// `passwd`, `slot remove`, `rekey` and `recovery rotate` remove them
+    /// all in the same locked save, since they still open with the revoked
+    /// credential.
+    #[command(subcommand)]
+    Generations(GenerationsCommand),
+
     /// The recovery code: a random code that opens the vault anywhere.
     #[command(subcommand)]
     Recovery(RecoveryCommand),
@@ -491,6 +506,17 @@ pub struct RekeyArgs {
     /// changes: if it cannot be, nothing changes.
     #[arg(long, value_name = "FILE")]
     pub recovery_out: Option<PathBuf>,
+}
+
+/// `generations` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GenerationsCommand {
+    /// List the kept copies: path, kind, save counter, size. Unlocks
+    /// nothing.
+    List,
+    /// Remove every kept copy now (under the vault's lock; unlocks the
+    /// vault first, so only its owner can).
+    Purge,
 }
 
 /// `recovery` subcommands.

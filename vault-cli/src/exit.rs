@@ -141,6 +141,10 @@ impl From<VaultError> for CliError {
                 Some("give the missing credentials (the passphrase, an unlocked keychain, --recovery-file with --keep-recovery-code), or pass --drop-unavailable to remove those slots; nothing was changed"),
             ),
             VaultError::WrongSlotType { .. } => (Exit::Usage, None),
+            VaultError::RolledBack { .. } => (
+                Exit::Unreadable,
+                Some("if you put the older copy in place on purpose, run the command again with --accept-rollback (`credvault undo` and `credvault restore` move the mark themselves); otherwise put the newer copy back"),
+            ),
             // A variant added to the library later: report it as a failure
             // of the environment rather than guess at a more specific code.
             _ => (Exit::FileSystem, None),

@@ -61,6 +61,8 @@ pub struct Context {
     pub recovery: Recovery,
     /// How many earlier versions every save keeps (`--generations`).
     pub generations: usize,
+    /// `--accept-rollback`.
+    pub accept_rollback: bool,
     /// The OS keychain connection, made at most once per process.
     keychain: OnceCell<Connection>,
 }
@@ -131,6 +133,7 @@ impl Context {
             lock_timeout: Duration::from_secs(global.lock_timeout),
             recovery: Recovery::resolve(global.recovery_file.clone(), global.recovery),
             generations: usize::from(global.generations),
+            accept_rollback: global.accept_rollback,
             keychain: OnceCell::new(),
         }
     }
@@ -148,6 +151,10 @@ impl Context {
         OpenOptions {
             lock_timeout: self.lock_timeout,
             generations: self.generations,
+            // FORMAT.md §9.2: the highest save counter seen per vault id,
+            // under $XDG_STATE_HOME/credvault/marks.
+            rollback: store::marks::Marks::default_location(),
+            accept_rollback: self.accept_rollback,
             ..OpenOptions::default()
         }
     }

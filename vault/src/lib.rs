@@ -87,10 +87,10 @@ pub use store::StoreError;
 #[cfg(feature = "keychain")]
 pub use vault::KeychainCleanup;
 pub use vault::{
-    keychain_account, seal_file, seal_value, unlock, value_key, Committed, NewSlot, OpenOptions,
-    SetOptions, Transaction, UnlockError, Vault, VaultError, KEYCHAIN_SERVICE,
+    kept_copies, Backup, BackupOptions, KeptCopy, RekeyOptions, Rekeyed, RekeyedSlot, Restored,
+    SlotRef, UnavailableSlot, Verified,
 };
 pub use vault::{
-    Backup, BackupOptions, RekeyOptions, Rekeyed, RekeyedSlot, Restored, SlotRef, UnavailableSlot,
-    Verified,
+    keychain_account, seal_file, seal_value, unlock, value_key, Committed, NewSlot, OpenOptions,
+    SetOptions, Transaction, UnlockError, Vault, VaultError, KEYCHAIN_SERVICE,
 };

@@ -19,7 +19,7 @@ use crate::store::{self, generations, FaultInjector, StoreError, VaultLock};
 // they reach the engine's private parts.
 mod backup;
 mod rekey;
-pub use backup::{Backup, BackupOptions, Restored, SlotRef, Verified};
+pub use backup::{kept_copies, Backup, BackupOptions, KeptCopy, Restored, SlotRef, Verified};
 pub use rekey::{RekeyOptions, Rekeyed, RekeyedSlot, UnavailableSlot};
 
 #[cfg(feature = "keychain")]
@@ -127,6 +127,16 @@ pub enum VaultError {
         /// The type needed.
         expected: &'static str,
     },
+    /// The vault's save counter is below the highest one seen on this
+    /// machine for its id: the file was replaced by an older copy of
+    /// itself (FORMAT.md §9.2).
+    #[error("the vault was rolled back: its save counter is {found}, but this machine has seen {seen}; an older copy of it (a generation, a backup, a sync) replaced the newer one, which may undo a passphrase change or a removed slot")]
+    RolledBack {
+        /// The counter of the file now.
+        found: u64,
+        /// The highest counter seen before.
+        seen: u64,
+    },
 }
 
 /// Options for opening a vault.
@@ -143,6 +153,15 @@ pub struct OpenOptions {
     /// `<vault>.1` (newest) … `<vault>.N` ([`generations`]); 0 keeps none.
     /// Default [`generations::DEFAULT_GENERATIONS`] (3).
     pub generations: usize,
+    /// Rollback detection (FORMAT.md §9.2): the highest save counter seen
+    /// per vault id is kept here; an open of a vault whose counter is
+    /// lower fails with [`VaultError::RolledBack`]. `None` (the library's
+    /// default) checks nothing; the CLI and the Node module use
+    /// [`Marks::default_location`](store::marks::Marks::default_location).
+    pub rollback: Option<store::marks::Marks>,
+    /// Accept a counter below the mark once and move the mark down to it
+    /// (the user put an older copy in place on purpose).
+    pub accept_rollback: bool,
 }
 
 impl Default for OpenOptions {
@@ -152,6 +171,8 @@ impl Default for OpenOptions {
             lock_timeout: Duration::from_secs(10),
             fault_injector: None,
             generations: generations::DEFAULT_GENERATIONS,
+            rollback: None,
+            accept_rollback: false,
         }
     }
 }
@@ -163,6 +184,8 @@ impl std::fmt::Debug for OpenOptions {
             .field("lock_timeout", &self.lock_timeout)
             .field("fault_injector", &self.fault_injector.is_some())
             .field("generations", &self.generations)
+            .field("rollback", &self.rollback)
+            .field("accept_rollback", &self.accept_rollback)
             .finish()
     }
 }
@@ -416,6 +439,13 @@ pub struct Vault {
     /// when its prefix and header are unchanged (FORMAT.md §7); false after
     /// a failed save whose changes could not be rolled back.
     body_is_current: bool,
+    /// The next save revokes a credential (issue 13): it purges every kept
+    /// copy (generations, `.bak-*`) under its lock and keeps none of the
+    /// file it replaces, so nothing credvault keeps opens with the revoked
+    /// credential.
+    revoking: bool,
+    /// The kept copies a revoking save removed, for [`Vault::take_purged`].
+    purged: std::sync::Mutex<Vec<PathBuf>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -602,6 +632,9 @@ impl Vault {
         let body = Body::default();
         let bytes = seal_file(&mut header, format::MINOR_VERSION, &body, &keys.dek);
         store::create_new_with(path, &bytes, faults)?;
+        if let Some(marks) = &options.rollback {
+            let _ = marks.record(&header.vault_id, header.save_counter);
+        }
         Ok(Vault {
             path: path.to_owned(),
             minor: format::MINOR_VERSION,
@@ -611,6 +644,8 @@ impl Vault {
             unlocked_by: 1,
             options,
             body_is_current: true,
+            revoking: false,
+            purged: std::sync::Mutex::default(),
         })
     }
 
@@ -630,21 +665,10 @@ impl Vault {
         let bytes = zeroize::Zeroizing::new(read_file(path)?);
         let parsed = format::parse_file(&bytes)?;
         let (dek, unlocked_by) = unlock(&parsed.header, unlocker, &options.kdf_limits)?;
-        let layout = Layout::of(&parsed);
-        let minor = parsed.prefix.minor;
-        let header = parsed.header;
-        let keys = Keys::derive(dek, &header.vault_id);
-        let body = Contents::Indexed(open_body_indexed(bytes, layout, &header, &keys)?);
-        Ok(Vault {
-            path: path.to_owned(),
-            minor,
-            header,
-            body,
-            keys,
-            unlocked_by,
-            options,
-            body_is_current: true,
-        })
+        drop(parsed);
+        let mut vault = Self::decrypt(path, bytes, dek, options)?;
+        vault.unlocked_by = unlocked_by;
+        vault.checked()
     }
 
     /// Opens the vault at `path` with an already unwrapped data key (for
@@ -668,7 +692,17 @@ impl Vault {
         options: OpenOptions,
     ) -> Result<Vault, VaultError> {
         let path = &store::resolve(path)?;
-        let bytes = zeroize::Zeroizing::new(bytes);
+        Self::decrypt(path, zeroize::Zeroizing::new(bytes), dek, options)?.checked()
+    }
+
+    /// The vault in `bytes` (read from `path`) opened with `dek`, the body
+    /// authenticated; no rollback check yet.
+    fn decrypt(
+        path: &Path,
+        bytes: zeroize::Zeroizing<Vec<u8>>,
+        dek: SecretKey,
+        options: OpenOptions,
+    ) -> Result<Vault, VaultError> {
         let parsed = format::parse_file(&bytes)?;
         let layout = Layout::of(&parsed);
         let minor = parsed.prefix.minor;
@@ -684,7 +718,40 @@ impl Vault {
             unlocked_by: 0,
             options,
             body_is_current: true,
+            revoking: false,
+            purged: std::sync::Mutex::default(),
         })
+    }
+
+    /// [`Vault::guard_rollback`], telling a rollback from a race: other
+    /// processes may have saved (and raised the mark) between our read of
+    /// the file and our read of the mark. The file is then read again and
+    /// opened with the same key, as long as its counter keeps rising; a
+    /// file that stays below the mark is refused.
+    fn checked(self) -> Result<Vault, VaultError> {
+        let mut current = self;
+        // Each round needs another process to have saved meanwhile.
+        for _ in 0..1000 {
+            match current.guard_rollback() {
+                Err(VaultError::RolledBack { .. }) => {
+                    let bytes = zeroize::Zeroizing::new(read_file(&current.path)?);
+                    let mut again = Self::decrypt(
+                        &current.path,
+                        bytes,
+                        current.keys.dek.clone(),
+                        current.options.clone(),
+                    )?;
+                    if again.header.save_counter <= current.header.save_counter {
+                        return current.guard_rollback().map(|()| current);
+                    }
+                    again.unlocked_by = current.unlocked_by;
+                    current = again;
+                }
+                Err(e) => return Err(e),
+                Ok(()) => return Ok(current),
+            }
+        }
+        current.guard_rollback().map(|()| current)
     }
 
     /// The vault's path.
@@ -876,6 +943,10 @@ impl Vault {
 
     /// Removes slot `id` and saves; returns the removed slot.
     fn remove_slot_inner(&mut self, id: u32) -> Result<Slot, VaultError> {
+        self.revoking(|v| v.remove_slot_save(id))
+    }
+
+    fn remove_slot_save(&mut self, id: u32) -> Result<Slot, VaultError> {
         self.save_with(|_, header, _body, _dek| {
             let at = header
                 .slots
@@ -996,8 +1067,84 @@ impl Vault {
             .into());
         }
         let faults = self.options.fault_injector.as_deref();
-        generations::replace_keeping(&self.path, bytes, self.options.generations, faults)?;
+        if self.revoking {
+            // Purge first: at no moment does a kept copy open with the
+            // revoked credential while the live vault no longer does.
+            let dropped = generations::purge(&self.path)?;
+            store::replace_with(&self.path, bytes, faults)?;
+            if let Ok(mut purged) = self.purged.lock() {
+                purged.extend(dropped);
+            }
+        } else {
+            generations::replace_keeping(&self.path, bytes, self.options.generations, faults)?;
+        }
+        self.raise_mark(header);
         Ok(())
+    }
+
+    /// Runs `op` as a revoking change: its save purges every kept copy
+    /// (see [`Vault::take_purged`]).
+    pub(crate) fn revoking<T>(
+        &mut self,
+        op: impl FnOnce(&mut Vault) -> Result<T, VaultError>,
+    ) -> Result<T, VaultError> {
+        self.revoking = true;
+        let out = op(self);
+        self.revoking = false;
+        out
+    }
+
+    /// The kept copies (generations `VAULT.N`, `VAULT.bak-*`) removed by
+    /// the last revoking operation of this handle — `rewrap_slot`,
+    /// `remove_slot`, `replace_recovery`, `rekey` — since they still
+    /// opened with the revoked credential. Empties the list.
+    pub fn take_purged(&mut self) -> Vec<PathBuf> {
+        self.purged
+            .get_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Removes every kept copy of the vault (generations and `.bak-*`)
+    /// under the vault's lock; returns what was removed.
+    pub fn purge_kept(&self) -> Result<Vec<PathBuf>, VaultError> {
+        let faults = self.options.fault_injector.as_deref();
+        let _lock = VaultLock::acquire_with(&self.path, self.options.lock_timeout, faults)?;
+        Ok(generations::purge(&self.path)?)
+    }
+
+    /// FORMAT.md §9.2, on an open: a counter below this machine's mark is
+    /// refused (unless accepted on purpose); a higher one raises the mark.
+    /// Called after the body authenticated, so the counter is genuine.
+    fn guard_rollback(&self) -> Result<(), VaultError> {
+        let Some(marks) = &self.options.rollback else {
+            return Ok(());
+        };
+        let (id, counter) = (&self.header.vault_id, self.header.save_counter);
+        if self.options.accept_rollback {
+            marks.reset(id, counter)?;
+            return Ok(());
+        }
+        match marks.seen(id)? {
+            Some(seen) if counter < seen => Err(VaultError::RolledBack {
+                found: counter,
+                seen,
+            }),
+            Some(seen) if counter == seen => Ok(()),
+            // Best effort: a read-only state directory must not stop reads.
+            _ => {
+                let _ = marks.record(id, counter);
+                Ok(())
+            }
+        }
+    }
+
+    /// After a save: the mark follows the new counter (best effort; the
+    /// save itself succeeded).
+    pub(crate) fn raise_mark(&self, header: &Header) {
+        if let Some(marks) = &self.options.rollback {
+            let _ = marks.record(&header.vault_id, header.save_counter);
+        }
     }
 
     /// The prefix and header bytes of the file this vault last read or

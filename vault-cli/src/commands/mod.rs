@@ -8,6 +8,7 @@ mod entries;
 mod exec;
 mod export;
 mod fallback;
+mod generations;
 mod init;
 mod kdf;
 mod legacy;
@@ -90,6 +91,7 @@ pub fn run(
         Command::Verify(args) => backup::verify(args, context, format),
         Command::Passwd(args) => rekey::passwd(args, context, format),
         Command::Rekey(args) => rekey::rekey(args, context, format),
+        Command::Generations(command) => generations::run(command, context, format),
         Command::Recovery(crate::cli::RecoveryCommand::Rotate(args)) => {
             rekey::rotate(args, context, format)
         }

@@ -91,6 +91,7 @@ pub fn passwd(args: &PasswdArgs, context: &Context, format: Format) -> Result<Ex
     };
     vault.rewrap_slot(id, NewSlot::Passphrase(&new, kdf))?;
     drop(new);
+    let purged = vault.take_purged();
     if kdf.is_weak() {
         warn(&weak_warning(&kdf));
     }
@@ -104,8 +105,9 @@ pub fn passwd(args: &PasswdArgs, context: &Context, format: Format) -> Result<Ex
                 ));
             }
             note(&format!(
-                "changed the passphrase of slot {id}. This is a rewrap: the data key and the values are unchanged, so copies made before (backups, the generations VAULT.1 ..., sync history) still open with the old passphrase; if it may be known to someone else, run `credvault rekey` as well"
+                "changed the passphrase of slot {id}. This is a rewrap: the data key and the values are unchanged, so copies made elsewhere before (backups, sync history) still open with the old passphrase; if it may be known to someone else, run `credvault rekey` as well"
             ));
+            super::generations::report_purged(&purged, format);
         }
         Format::Json => {
             #[derive(Serialize)]
@@ -113,11 +115,13 @@ pub fn passwd(args: &PasswdArgs, context: &Context, format: Format) -> Result<Ex
                 slot: u32,
                 rewrapped: bool,
                 kdf: KdfJson,
+                purged: Vec<String>,
             }
             print_json(&Changed {
                 slot: id,
                 rewrapped: true,
                 kdf: KdfJson::from(&kdf),
+                purged: super::generations::paths(&purged),
             })?;
         }
     }
@@ -200,6 +204,7 @@ pub fn rekey(args: &RekeyArgs, context: &Context, format: Format) -> Result<Exit
         }
         None => None,
     };
+    let purged = vault.take_purged();
     // The audit line of a rekey is MACed with the new data key.
     crate::audit::remember(&vault);
     drop(given);
@@ -247,12 +252,13 @@ pub fn rekey(args: &RekeyArgs, context: &Context, format: Format) -> Result<Exit
     match format {
         Format::Text => {
             note(&format!(
-                "rekeyed {}: a new data key, {} values sealed again, slots {}. Passphrase slots keep their passphrases (`credvault passwd` changes one); old keychain items, old recovery codes and any copy of the old data key no longer open this vault. Older backups and generations still open with their own old credentials{}",
+                "rekeyed {}: a new data key, {} values sealed again, slots {}. Passphrase slots keep their passphrases (`credvault passwd` changes one); old keychain items, old recovery codes and any copy of the old data key no longer open this vault. Backups made elsewhere still open with their own old credentials{}",
                 vault.path().display(),
                 vault.len(),
                 moves.join(", "),
                 if session_ended { "; the session unlock was ended" } else { "" }
             ));
+            super::generations::report_purged(&purged, format);
             match &file {
                 Some(file) => note(&format!("the new recovery code was written to {file}")),
                 None => {
@@ -279,6 +285,7 @@ pub fn rekey(args: &RekeyArgs, context: &Context, format: Format) -> Result<Exit
                 slots: Vec<SlotMove>,
                 recovery_codes: Vec<CodeJson<'a>>,
                 recovery_code_file: Option<String>,
+                purged: Vec<String>,
                 session_ended: bool,
                 warnings: Vec<String>,
             }
@@ -308,6 +315,7 @@ pub fn rekey(args: &RekeyArgs, context: &Context, format: Format) -> Result<Exit
                         .map(|(slot, code)| CodeJson { slot: *slot, code })
                         .collect(),
                     recovery_code_file: file.clone(),
+                    purged: super::generations::paths(&purged),
                     session_ended,
                     warnings,
                 },
@@ -338,13 +346,15 @@ pub fn rotate(args: &RotateArgs, context: &Context, format: Format) -> Result<Ex
     };
     delivery.write_file(&[(id, &key)])?;
     let file = delivery.file_path().map(|p| p.display().to_string());
+    let purged = vault.take_purged();
     match format {
         Format::Text => {
             note(&if had {
-                format!("replaced the recovery code (slot {id}): the old code no longer opens this vault; older backups and generations still open with it (`credvault rekey` makes them useless against this vault)")
+                format!("replaced the recovery code (slot {id}): the old code no longer opens this vault; backups made elsewhere still open with it (`credvault rekey` makes them useless against this vault)")
             } else {
                 format!("added recovery slot {id}")
             });
+            super::generations::report_purged(&purged, format);
             match &file {
                 Some(file) => note(&format!("the new recovery code was written to {file}")),
                 None => recovery::show(&key, id).map_err(recovery::undelivered_stdout)?,
@@ -357,6 +367,7 @@ pub fn rotate(args: &RotateArgs, context: &Context, format: Format) -> Result<Ex
                 replaced: bool,
                 recovery_code: Option<&'a str>,
                 recovery_code_file: Option<String>,
+                purged: Vec<String>,
             }
             let code = recovery::json_code(&key);
             print_secret_json(
@@ -365,8 +376,9 @@ pub fn rotate(args: &RotateArgs, context: &Context, format: Format) -> Result<Ex
                     replaced: had,
                     recovery_code: file.is_none().then_some(code.as_str()),
                     recovery_code_file: file.clone(),
+                    purged: super::generations::paths(&purged),
                 },
-                1024,
+                16 * 1024,
             )
             .map_err(recovery::undelivered_stdout)?;
         }

@@ -237,6 +237,7 @@ fn remove(id: u32, context: &Context, format: Format) -> Result<Exit, Failure> {
     for w in &warnings {
         warn(w);
     }
+    let purged = vault.take_purged();
     match format {
         Format::Text => {
             let detail = if item == "deleted" {
@@ -245,6 +246,7 @@ fn remove(id: u32, context: &Context, format: Format) -> Result<Exit, Failure> {
                 ""
             };
             note(&format!("removed {kind} slot {id}{detail}"));
+            super::generations::report_purged(&purged, format);
         }
         Format::Json => {
             #[derive(Serialize)]
@@ -258,11 +260,13 @@ fn remove(id: u32, context: &Context, format: Format) -> Result<Exit, Failure> {
                 removed: RemovedSlot,
                 keychain_item: &'static str,
                 warnings: Vec<String>,
+                purged: Vec<String>,
             }
             print_json(&Removed {
                 removed: RemovedSlot { id, kind },
                 keychain_item: item,
                 warnings,
+                purged: super::generations::paths(&purged),
             })?;
         }
     }

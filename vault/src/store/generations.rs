@@ -64,6 +64,55 @@ pub fn list(vault: &Path) -> Vec<(usize, PathBuf)> {
     out
 }
 
+/// The `.bak-*` copies kept beside `vault` by `restore` and `undo`.
+pub fn baks(vault: &Path) -> Vec<PathBuf> {
+    let Some(name) = vault.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Vec::new();
+    };
+    let prefix = format!("{name}.bak-");
+    let Ok(dir) = fs::read_dir(parent_dir(vault)) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = dir
+        .flatten()
+        .filter(|e| {
+            e.file_name().to_string_lossy().starts_with(&prefix)
+                && e.file_type().is_ok_and(|t| t.is_file())
+        })
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every copy credvault keeps of `vault`: its generations, newest first,
+/// then its `.bak-*` copies.
+pub fn kept(vault: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = list(vault).into_iter().map(|(_, p)| p).collect();
+    out.extend(baks(vault));
+    out
+}
+
+/// Removes every kept copy of `vault` (and a stale `.gen-tmp` link) and
+/// syncs the directory; returns the copies removed. The caller holds the
+/// vault's lock. A revoked credential must not open anything credvault
+/// keeps (FORMAT.md §7.1).
+pub fn purge(vault: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    let _ = fs::remove_file(sibling(vault, ".", ".gen-tmp"));
+    let mut removed = Vec::new();
+    for path in kept(vault) {
+        match fs::remove_file(&path) {
+            Ok(()) => removed.push(path),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io("remove", &path, e)),
+        }
+    }
+    if !removed.is_empty() {
+        super::sync_dir(vault, None)?;
+    }
+    Ok(removed)
+}
+
 /// Replaces `vault` with `bytes` like [`replace_with`], keeping the file it
 /// replaces as generation 1 when `keep` > 0 (module docs). The caller holds
 /// the vault's lock.

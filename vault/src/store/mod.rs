@@ -12,6 +12,7 @@
 //! real use passes none.
 
 pub mod generations;
+pub mod marks;
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};

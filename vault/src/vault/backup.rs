@@ -439,6 +439,13 @@ impl Verified {
             }
             (kept, replaced)
         };
+        // Putting an older copy in place is the user's decision: the
+        // rollback mark follows it (FORMAT.md §9.2).
+        if let Some(marks) = &options.rollback {
+            if let Ok(parsed) = format::parse_file(&self.bytes) {
+                marks.reset(&parsed.header.vault_id, parsed.header.save_counter)?;
+            }
+        }
         let vault = Vault::open_with_key(live, self.keys.dek.clone(), options)?;
         Ok(Restored {
             vault,
@@ -446,6 +453,45 @@ impl Verified {
             replaced_vault_id,
         })
     }
+}
+
+/// One copy credvault keeps beside a vault ([`kept_copies`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptCopy {
+    /// Its path.
+    pub path: PathBuf,
+    /// `Some(k)` for generation `k` (`VAULT.k`), `None` for a `.bak-*`.
+    pub generation: Option<usize>,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// The save counter of its header, if it parses (not authenticated:
+    /// for display only).
+    pub save_counter: Option<u64>,
+}
+
+/// The copies kept beside the vault at `live`: generations newest first,
+/// then `.bak-*` copies. Reads headers only; unlocks nothing.
+pub fn kept_copies(live: &Path) -> Vec<KeptCopy> {
+    let generations = generations::list(live);
+    generations::kept(live)
+        .into_iter()
+        .map(|path| {
+            let generation = generations
+                .iter()
+                .find(|(_, p)| *p == path)
+                .map(|(k, _)| *k);
+            let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+            let save_counter = read_file(&path)
+                .ok()
+                .and_then(|b| format::parse_file(&b).ok().map(|p| p.header.save_counter));
+            KeptCopy {
+                path,
+                generation,
+                bytes,
+                save_counter,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -127,6 +127,10 @@ impl Vault {
         }
         // The KDF runs before the lock is taken.
         let fresh = build_slot(id, &self.header.vault_id, &self.keys.dek, new)?;
+        self.revoking(|v| v.rewrap_save(id, want, fresh))
+    }
+
+    fn rewrap_save(&mut self, id: u32, want: &'static str, fresh: Slot) -> Result<(), VaultError> {
         self.save_with(move |_, header, _body, _dek| {
             let at = header
                 .slots
@@ -146,6 +150,10 @@ impl Vault {
     /// the old recovery codes stop opening this vault (older copies keep
     /// theirs). Returns the slot id.
     pub fn replace_recovery(&mut self, key: &RecoveryKey) -> Result<u32, VaultError> {
+        self.revoking(|v| v.replace_recovery_save(key))
+    }
+
+    fn replace_recovery_save(&mut self, key: &RecoveryKey) -> Result<u32, VaultError> {
         self.save_with(|vault_id, header, _body, dek| {
             let first = header
                 .slots
@@ -391,6 +399,14 @@ impl Vault {
     /// under the old key, with the slots the new ones were made from),
     /// seals every value and the body under `new_dek`, writes atomically.
     fn save_rekeyed(&mut self, new_dek: SecretKey, new_slots: Vec<Slot>) -> Result<(), VaultError> {
+        self.revoking(|v| v.save_rekeyed_inner(new_dek, new_slots))
+    }
+
+    fn save_rekeyed_inner(
+        &mut self,
+        new_dek: SecretKey,
+        new_slots: Vec<Slot>,
+    ) -> Result<(), VaultError> {
         let faults = self.options.fault_injector.as_deref();
         let _lock = VaultLock::acquire_with(&self.path, self.options.lock_timeout, faults)?;
         let (fresh, minor, mut body) = self.read_fresh()?;

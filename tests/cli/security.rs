@@ -462,3 +462,61 @@ fn rekey_and_recovery_rotate_purge_kept_copies_and_generations_lists_them() {
     assert!(credvault::store::generations::kept(&s.vault).is_empty());
     assert_eq!(s.run(&["get", "a.b"]).ok().stdout, b"5\n");
 }
+
+// ---- import-legacy --remove-legacy never destroys a credential ------------------
+
+#[test]
+fn remove_legacy_keeps_a_credentials_json_the_app_saved_during_the_import() {
+    let s = Sandbox::new();
+    s.init();
+    let json = s.root().join("credentials.json");
+    // "github.token": "ghp_old" in plain: hex.
+    std::fs::write(
+        &json,
+        br#"{"credentials": {"github.token": "plain:6768705f6f6c64"}, "encryptionAvailable": false}"#,
+    )
+    .unwrap();
+    // The passphrase comes through a FIFO: while credvault waits on it,
+    // the JSON was already read, and the "app" saves a new credential.
+    let fifo = s.root().join("pw.fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let mut cmd = s.command(&[
+        "--passphrase-file",
+        fifo.to_str().unwrap(),
+        "import-legacy",
+        json.to_str().unwrap(),
+        "--remove-legacy",
+    ]);
+    cmd.env_remove("CREDVAULT_PASSPHRASE");
+    let child = cmd.spawn().unwrap();
+    let mut pw = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    // "anthropic.apiKey": "sk-new", saved the way electron-store saves:
+    // a new file renamed into place.
+    let tmp = s.root().join("credentials.json.tmp");
+    std::fs::write(
+        &tmp,
+        br#"{"credentials": {"github.token": "plain:6768705f6f6c64", "anthropic.apiKey": "plain:736b2d6e6577"}, "encryptionAvailable": false}"#,
+    )
+    .unwrap();
+    std::fs::rename(&tmp, &json).unwrap();
+    use std::io::Write;
+    pw.write_all(format!("{PASS}\n").as_bytes()).unwrap();
+    drop(pw);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(6), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("changed after it was read"), "{stderr}");
+    let kept = std::fs::read_to_string(&json).expect("credentials.json was removed");
+    assert!(kept.contains("anthropic.apiKey"), "{kept}");
+    // What was read was imported; the second run takes the new key and
+    // then removes the file.
+    assert_eq!(s.run(&["get", "github.token"]).ok().stdout, b"ghp_old\n");
+    s.run(&["import-legacy", json.to_str().unwrap(), "--remove-legacy"])
+        .ok();
+    assert_eq!(s.run(&["get", "anthropic.apiKey"]).ok().stdout, b"sk-new\n");
+    assert!(!json.exists());
+}

@@ -28,7 +28,9 @@ pub fn import(args: &ImportLegacyArgs, context: &Context, format: Format) -> Res
         Some(p) => p.clone(),
         None => default_credentials_path(&args.app_name)?,
     };
-    let bytes = file::read(&path, credentials_json::MAX_FILE_LEN)
+    // What was read is remembered exactly: --remove-legacy removes the
+    // file only if it is still this one (issue 13).
+    let (bytes, identity) = file::read_identified(&path, credentials_json::MAX_FILE_LEN)
         .map_err(|e| io_error(e, &args.app_name))?;
     let legacy = credentials_json::parse(&bytes).map_err(|e| {
         CliError::new(
@@ -80,11 +82,16 @@ pub fn import(args: &ImportLegacyArgs, context: &Context, format: Format) -> Res
         })?;
         verified = true;
         if args.remove_legacy && plan.is_complete() {
-            file::overwrite_and_remove(&path).map_err(|e| {
-                CliError::new(
+            file::remove_if_unchanged(&path, &identity).map_err(|e| match e {
+                file::LegacyIoError::Changed { .. } => CliError::new(
+                    Exit::Incomplete,
+                    format!("imported and verified what was read, but the legacy file was not removed: {e}"),
+                )
+                .with_hint("the app saved it during the import; run `credvault import-legacy --remove-legacy` again to import the new values"),
+                e => CliError::new(
                     Exit::FileSystem,
                     format!("imported and verified, but the legacy file could not be removed: {e}"),
-                )
+                ),
             })?;
             removed = true;
         }

@@ -26,6 +26,17 @@ pub enum LegacyIoError {
         /// The limit.
         max: u64,
     },
+    /// The file is no longer the one that was read and verified (another
+    /// program saved it meanwhile); it was left alone.
+    #[error(
+        "{path} changed after it was read ({what}); it was kept, so no credential it holds is lost"
+    )]
+    Changed {
+        /// The file.
+        path: PathBuf,
+        /// What differs: "replaced by another file", "size", "modification time", "content".
+        what: &'static str,
+    },
     /// Any other I/O failure, with the step.
     #[error("{op} {path}: {source}")]
     Io {
@@ -58,6 +69,15 @@ pub fn read(path: &Path, max: u64) -> Result<Zeroizing<Vec<u8>>, LegacyIoError> 
         .metadata()
         .map_err(|e| LegacyIoError::io("stat", path, e))?
         .len();
+    read_open(file, len, path, max)
+}
+
+fn read_open(
+    file: File,
+    len: u64,
+    path: &Path,
+    max: u64,
+) -> Result<Zeroizing<Vec<u8>>, LegacyIoError> {
     if len > max {
         return Err(LegacyIoError::TooLarge {
             path: path.to_owned(),
@@ -77,6 +97,108 @@ pub fn read(path: &Path, max: u64) -> Result<Zeroizing<Vec<u8>>, LegacyIoError> 
         });
     }
     Ok(buf)
+}
+
+/// What identifies the exact file that was read: device and inode, size,
+/// modification time and a SHA-256 of the content. `--remove-legacy`
+/// removes a file only while all of them still match (issue 13).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Identity {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    sha256: [u8; 32],
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The hash of a file of secrets is not printed.
+        f.debug_struct("Identity")
+            .field("dev", &self.dev)
+            .field("ino", &self.ino)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Identity {
+    fn of(meta: &fs::Metadata, content: &[u8]) -> Identity {
+        #[cfg(unix)]
+        let (dev, ino) = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let (dev, ino) = (0, 0);
+        use sha2::Digest;
+        Identity {
+            dev,
+            ino,
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            sha256: sha2::Sha256::digest(content).into(),
+        }
+    }
+
+    /// What differs from `other`, if anything.
+    fn differs(&self, other: &Identity) -> Option<&'static str> {
+        if (self.dev, self.ino) != (other.dev, other.ino) {
+            Some("replaced by another file")
+        } else if self.len != other.len {
+            Some("size")
+        } else if self.modified != other.modified {
+            Some("modification time")
+        } else if self.sha256 != other.sha256 {
+            Some("content")
+        } else {
+            None
+        }
+    }
+}
+
+/// [`read`], and the [`Identity`] of the file read (from the same open
+/// file).
+pub fn read_identified(
+    path: &Path,
+    max: u64,
+) -> Result<(Zeroizing<Vec<u8>>, Identity), LegacyIoError> {
+    let file = File::open(path).map_err(|e| LegacyIoError::io("open", path, e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| LegacyIoError::io("stat", path, e))?;
+    let bytes = read_open(file, meta.len(), path, max)?;
+    let identity = Identity::of(&meta, &bytes);
+    Ok((bytes, identity))
+}
+
+/// Overwrites `path` with zeros and deletes it like [`overwrite_and_remove`],
+/// but only if it is still exactly the file described by `read` (same
+/// inode, size, modification time and content); otherwise leaves it alone
+/// with [`LegacyIoError::Changed`]. The check reads the file through the
+/// descriptor that then overwrites it.
+pub fn remove_if_unchanged(path: &Path, read: &Identity) -> Result<(), LegacyIoError> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| LegacyIoError::io("open for overwrite", path, e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| LegacyIoError::io("stat", path, e))?;
+    let mut content = Zeroizing::new(Vec::with_capacity(meta.len() as usize + 1));
+    (&mut file)
+        .take(read.len + 1)
+        .read_to_end(&mut content)
+        .map_err(|e| LegacyIoError::io("read", path, e))?;
+    if let Some(what) = Identity::of(&meta, &content).differs(read) {
+        return Err(LegacyIoError::Changed {
+            path: path.to_owned(),
+            what,
+        });
+    }
+    drop(file);
+    overwrite_and_remove(path)
 }
 
 /// Overwrites `path` with zeros (its full length), flushes that to disk,
@@ -142,6 +264,41 @@ pub fn overwrite_and_remove(path: &Path) -> Result<(), LegacyIoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_that_changed_after_the_read_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials.json");
+        fs::write(&path, b"{\"a\":1}").unwrap();
+        let (_, read) = read_identified(&path, 100).unwrap();
+        // Saved again by the app: a new file renamed into place.
+        let tmp = dir.path().join("tmp");
+        fs::write(&tmp, b"{\"a\":1}").unwrap();
+        fs::rename(&tmp, &path).unwrap();
+        assert!(matches!(
+            remove_if_unchanged(&path, &read),
+            Err(LegacyIoError::Changed {
+                what: "replaced by another file",
+                ..
+            })
+        ));
+        // Rewritten in place with other content of the same size.
+        let (_, read) = read_identified(&path, 100).unwrap();
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"a\":2}")
+            .unwrap();
+        assert!(matches!(
+            remove_if_unchanged(&path, &read),
+            Err(LegacyIoError::Changed { .. })
+        ));
+        assert!(path.exists());
+        let (_, read) = read_identified(&path, 100).unwrap();
+        remove_if_unchanged(&path, &read).unwrap();
+        assert!(!path.exists());
+    }
 
     #[test]
     fn bounded_read_and_removal() {

@@ -762,20 +762,23 @@ fn without_a_keychain_a_keychain_slot_falls_through_to_the_passphrase() {
     let s = Sandbox::new();
     let k = Keyed(&s);
     std::fs::create_dir_all(s.vault.parent().unwrap()).unwrap();
+    // A passphrase slot (1) and a keychain slot (2) whose item (named for
+    // this vault and slot, as readers require) lives on another machine.
     let mut v = Vault::create(
         &s.vault,
-        NewSlot::Keychain {
-            service: SERVICE,
-            account: "00000000000000000000000000000000/1",
-            kek: &SecretKey::random(),
-        },
+        NewSlot::Passphrase(
+            &Passphrase::from(PASS),
+            credvault::KdfParams::new(8 * 1024, 1, 1).unwrap(),
+        ),
     )
     .expect("create");
-    v.add_slot(NewSlot::Passphrase(
-        &Passphrase::from(PASS),
-        credvault::KdfParams::new(8 * 1024, 1, 1).unwrap(),
-    ))
-    .expect("add passphrase slot");
+    let account = credvault::keychain_account(&v.header().vault_id, 2);
+    v.add_slot(NewSlot::Keychain {
+        service: SERVICE,
+        account: &account,
+        kek: &SecretKey::random(),
+    })
+    .expect("add keychain slot");
     drop(v);
 
     let started = Instant::now();
@@ -802,14 +805,14 @@ fn without_a_keychain_a_keychain_slot_falls_through_to_the_passphrase() {
     assert!(
         status["warnings"]
             .to_string()
-            .contains("keychain slot 1 cannot open the vault here"),
+            .contains("keychain slot 2 cannot open the vault here"),
         "{status}"
     );
     // The passphrase slot is the only one that opens it here.
-    let run = k.with_pass(&["slot", "remove", "2"]);
+    let run = k.with_pass(&["slot", "remove", "1"]);
     let line = fails_after_note(&run, 2);
-    assert!(line.contains("refusing to remove slot 2"), "{line}");
+    assert!(line.contains("refusing to remove slot 1"), "{line}");
     // The keychain slot can go; its item is on another machine.
-    let run = k.with_pass(&["--json", "slot", "remove", "1"]).ok();
+    let run = k.with_pass(&["--json", "slot", "remove", "2"]).ok();
     assert_eq!(run.json()["keychain_item"], "not_deleted");
 }

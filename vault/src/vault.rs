@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::crypto::{self, ExcessiveWork, KdfLimits, Passphrase, SecretKey, SecretValue};
+use crate::crypto::{self, kdf, ExcessiveWork, KdfLimits, Passphrase, SecretKey, SecretValue};
 use crate::format::body::Change;
 use crate::format::{
     self, limits, Body, Entry, FormatError, Header, KdfParams, KeyName, Kind, Metadata, NameError,
@@ -62,6 +62,14 @@ pub enum UnlockError {
     /// The keychain slots failed and no other slot could be tried.
     #[error("keychain: {0}")]
     Keychain(String),
+    /// The passphrase opened none of the passphrase slots tried, and some
+    /// were not tried: one open runs Argon2id a bounded number of times
+    /// and for bounded work in total (FORMAT.md §6.3).
+    #[error("the passphrase opened none of the passphrase slots tried; {skipped} more were not tried: one open runs Argon2id at most {max} times, for at most the work of one slot at this reader's limits", max = crate::crypto::kdf::MAX_RUNS_PER_OPEN)]
+    WorkBudget {
+        /// Passphrase slots left untried.
+        skipped: usize,
+    },
 }
 
 /// Every error of the engine, by layer.
@@ -1489,6 +1497,7 @@ pub fn unlock(
     let mut tried = false;
     let mut keychain_err: Option<String> = None;
     let mut excessive: Option<ExcessiveWork> = None;
+    let mut over_budget = 0usize;
 
     for slot in &header.slots {
         if let SlotKind::Keychain(k) = &slot.kind {
@@ -1496,6 +1505,16 @@ pub fn unlock(
             // not make us read another program's item (FORMAT.md §4.3).
             if k.service != KEYCHAIN_SERVICE {
                 keychain_err = Some("refusing to read another program's keychain item".to_owned());
+                continue;
+            }
+            // Nor another vault's or another slot's item: the account MUST
+            // carry this file's own vault id and the slot's id (FORMAT.md
+            // §4.3), so a crafted file cannot point at a real vault's item.
+            if k.account != keychain_account(id, slot.id) {
+                keychain_err = Some(
+                    "refusing to read a keychain item that belongs to another vault or slot"
+                        .to_owned(),
+                );
                 continue;
             }
             match unlocker.keychain_key(&k.service, &k.account) {
@@ -1540,11 +1559,24 @@ pub fn unlock(
         .any(|s| matches!(&s.kind, SlotKind::Passphrase(p) if kdf_limits.check(&p.kdf).is_ok()))
     {
         if let Some(pw) = unlocker.passphrase() {
+            // FORMAT.md §6.3: one open runs Argon2id at most
+            // MAX_RUNS_PER_OPEN times and for at most the work of one slot
+            // at the limits, whatever the file holds.
+            let (mut runs, mut spent) = (0usize, 0u64);
             for slot in &header.slots {
                 if let SlotKind::Passphrase(p) = &slot.kind {
                     if kdf_limits.check(&p.kdf).is_err() {
                         continue;
                     }
+                    let work = KdfLimits::work(&p.kdf);
+                    if runs == kdf::MAX_RUNS_PER_OPEN
+                        || spent.saturating_add(work) > kdf_limits.total_work()
+                    {
+                        over_budget += 1;
+                        continue;
+                    }
+                    runs += 1;
+                    spent += work;
                     tried = true;
                     if let Ok(dek) = slots::unwrap(slot, id, &slots::passphrase::kek(p, &pw)) {
                         return Ok((dek, slot.id));
@@ -1552,6 +1584,11 @@ pub fn unlock(
                 }
             }
         }
+    }
+    if over_budget > 0 {
+        return Err(UnlockError::WorkBudget {
+            skipped: over_budget,
+        });
     }
     if tried {
         return Err(UnlockError::WrongKeyOrTampered);

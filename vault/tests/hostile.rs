@@ -136,3 +136,100 @@ fn kdf_parameters_at_the_format_maximum_run_no_kdf() {
         other => panic!("expected ExcessiveWork, got {other:?}"),
     }
 }
+
+/// Issue 13: the KDF limit is per slot, so a file with many passphrase
+/// slots once cost one Argon2id run per slot per attempt. One open now runs
+/// at most `MAX_RUNS_PER_OPEN` of them, for at most the work of one slot at
+/// the limits (FORMAT.md §6.3).
+#[test]
+fn one_open_runs_a_bounded_number_of_kdfs() {
+    use credvault::{KdfParams, NewSlot, Vault};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.cvault");
+    let weak = KdfParams::new(8192, 1, 1).unwrap();
+    let mut vault =
+        Vault::create(&path, NewSlot::Passphrase(&Passphrase::from("p0"), weak)).unwrap();
+    for i in 1..6 {
+        let pw = Passphrase::from(format!("p{i}").as_str());
+        vault.add_slot(NewSlot::Passphrase(&pw, weak)).unwrap();
+    }
+    let bytes = std::fs::read(&path).unwrap();
+    let try_open = |pw: &str, options: &OpenOptions| {
+        let mut unlocker = PassphraseUnlocker::new(Passphrase::from(pw));
+        open_bytes(&bytes, &mut unlocker, options)
+    };
+    // The first four slots are tried; the fifth and sixth are not.
+    assert_eq!(credvault::crypto::kdf::MAX_RUNS_PER_OPEN, 4);
+    let defaults = OpenOptions::default();
+    assert!(try_open("p3", &defaults).is_ok());
+    match try_open("p5", &defaults) {
+        Err(VaultError::Unlock(UnlockError::WorkBudget { skipped: 2 })) => {}
+        other => panic!("expected the work budget, got {other:?}"),
+    }
+    // The total: limits allowing two 8 MiB passes try two slots only.
+    let tight = OpenOptions {
+        kdf_limits: KdfLimits {
+            max_memory_kib: 8192,
+            max_iterations: 2,
+            max_parallelism: 1,
+        },
+        ..OpenOptions::default()
+    };
+    assert!(try_open("p1", &tight).is_ok());
+    match try_open("p2", &tight) {
+        Err(VaultError::Unlock(UnlockError::WorkBudget { skipped: 4 })) => {}
+        other => panic!("expected the work budget, got {other:?}"),
+    }
+}
+
+/// Records every keychain lookup a reader asks for.
+#[derive(Default)]
+struct Lookups(Vec<String>);
+
+impl credvault::Unlocker for Lookups {
+    fn keychain_key(
+        &mut self,
+        service: &str,
+        account: &str,
+    ) -> Result<credvault::SecretKey, String> {
+        self.0.push(format!("{service}:{account}"));
+        Err("not found".to_owned())
+    }
+}
+
+/// Issue 13: a keychain slot may only look up the item named for this
+/// file's own vault id and the slot's id (FORMAT.md §4.3 MUST), so a
+/// crafted file cannot make a reader fetch another vault's item.
+#[test]
+fn keychain_lookups_are_bound_to_the_files_vault_id() {
+    use credvault::{keychain_account, KdfParams, NewSlot, SecretKey, Vault, KEYCHAIN_SERVICE};
+    let dir = tempfile::tempdir().unwrap();
+    let weak = KdfParams::new(8192, 1, 1).unwrap();
+    let other = Vault::create(
+        &dir.path().join("other.cvault"),
+        NewSlot::Passphrase(&Passphrase::from("pw"), weak),
+    )
+    .unwrap();
+    let foreign = keychain_account(&other.header().vault_id, 2);
+    let path = dir.path().join("crafted.cvault");
+    let mut v = Vault::create(&path, NewSlot::Passphrase(&Passphrase::from("pw"), weak)).unwrap();
+    let own = keychain_account(&v.header().vault_id, 3);
+    let kek = SecretKey::random();
+    v.add_slot(NewSlot::Keychain {
+        service: KEYCHAIN_SERVICE,
+        account: &foreign,
+        kek: &kek,
+    })
+    .unwrap();
+    v.add_slot(NewSlot::Keychain {
+        service: KEYCHAIN_SERVICE,
+        account: &own,
+        kek: &kek,
+    })
+    .unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let mut lookups = Lookups::default();
+    let err = open_bytes(&bytes, &mut lookups, &OpenOptions::default()).unwrap_err();
+    assert_eq!(lookups.0, vec![format!("{KEYCHAIN_SERVICE}:{own}")]);
+    assert!(matches!(err, VaultError::Unlock(_)), "{err}");
+}

@@ -627,17 +627,16 @@ fn hung_bus_child() {
     // passphrase slot still opens it.
     let dir = tempfile::tempdir().expect("temp dir");
     let path = temp_vault(&dir);
-    let mut v = Vault::create(
-        &path,
-        NewSlot::Keychain {
-            service: SERVICE,
-            account: "00000000000000000000000000000000/1",
-            kek: &SecretKey::random(),
-        },
-    )
-    .expect("create");
-    v.add_slot(NewSlot::Passphrase(&Passphrase::from("pw"), weak()))
-        .expect("add passphrase slot");
+    // A passphrase slot (1) and a keychain slot (2) named for this vault.
+    let mut v =
+        Vault::create(&path, NewSlot::Passphrase(&Passphrase::from("pw"), weak())).expect("create");
+    let account = credvault::keychain_account(&v.header().vault_id, 2);
+    v.add_slot(NewSlot::Keychain {
+        service: SERVICE,
+        account: &account,
+        kek: &SecretKey::random(),
+    })
+    .expect("add keychain slot");
     let err = Vault::open(&path, &mut KeychainUnlocker::with_timeout(Nothing, limit)).unwrap_err();
     assert!(
         err.to_string().contains("did not answer within 0.5 s"),
@@ -648,7 +647,7 @@ fn hung_bus_child() {
         &mut KeychainUnlocker::with_timeout(PassphraseUnlocker::new(Passphrase::from("pw")), limit),
     )
     .expect("passphrase opens it");
-    assert_eq!(opened.unlocked_by(), 2);
+    assert_eq!(opened.unlocked_by(), 1);
     eprintln!("hung_bus_child: done");
 }
 
@@ -725,17 +724,16 @@ fn a_keychain_slot_without_a_keychain_falls_through_to_the_passphrase() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = temp_vault(&dir);
     let kek = SecretKey::random();
-    let mut v = Vault::create(
-        &path,
-        NewSlot::Keychain {
-            service: SERVICE,
-            account: "00000000000000000000000000000000/1",
-            kek: &kek,
-        },
-    )
-    .expect("create");
-    v.add_slot(NewSlot::Passphrase(&Passphrase::from("pw"), weak()))
-        .expect("add passphrase slot");
+    // A passphrase slot (1) and a keychain slot (2) named for this vault.
+    let mut v =
+        Vault::create(&path, NewSlot::Passphrase(&Passphrase::from("pw"), weak())).expect("create");
+    let account = credvault::keychain_account(&v.header().vault_id, 2);
+    v.add_slot(NewSlot::Keychain {
+        service: SERVICE,
+        account: &account,
+        kek: &kek,
+    })
+    .expect("add keychain slot");
 
     let started = Instant::now();
     let err = Vault::open(&path, &mut KeychainUnlocker::new(Nothing)).unwrap_err();
@@ -753,5 +751,5 @@ fn a_keychain_slot_without_a_keychain_falls_through_to_the_passphrase() {
         &mut KeychainUnlocker::new(PassphraseUnlocker::new(Passphrase::from("pw"))),
     )
     .expect("passphrase opens it");
-    assert_eq!(opened.unlocked_by(), 2);
+    assert_eq!(opened.unlocked_by(), 1);
 }

@@ -51,7 +51,24 @@ pub struct ExcessiveWork {
     pub max_parallelism: u32,
 }
 
+/// The most Argon2id runs one open performs, whatever the number of
+/// passphrase slots (FORMAT.md §6.3).
+pub const MAX_RUNS_PER_OPEN: usize = 4;
+
 impl KdfLimits {
+    /// The most Argon2id work one open performs over all its passphrase
+    /// slots, in KiB × passes: the work of one slot at these limits
+    /// (FORMAT.md §6.3). A file with many expensive slots costs at most
+    /// what one allowed slot costs.
+    pub fn total_work(&self) -> u64 {
+        u64::from(self.max_memory_kib) * u64::from(self.max_iterations)
+    }
+
+    /// The work of one Argon2id run with `params`, in KiB × passes.
+    pub fn work(params: &KdfParams) -> u64 {
+        u64::from(params.memory_kib()) * u64::from(params.iterations())
+    }
+
     /// Checks `params` against these limits.
     pub fn check(&self, params: &KdfParams) -> Result<(), ExcessiveWork> {
         if params.memory_kib() > self.max_memory_kib

@@ -42,7 +42,7 @@ pub fn random_array<const N: usize>() -> [u8; N] {
 
 /// XChaCha20-Poly1305 encryption: returns ciphertext with its 16-byte tag.
 pub fn seal(key: &SecretKey, nonce: &[u8; NONCE_LEN], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-    let cipher = XChaCha20Poly1305::new(&Key::from(*key.expose()));
+    let cipher = cipher(key);
     // Encryption only fails for plaintexts beyond 2^38 bytes; ours are
     // bounded by the format limits (64 MiB).
     #[allow(clippy::expect_used)]
@@ -66,7 +66,7 @@ pub fn seal_in_place(
     aad: &[u8],
     buf: &mut [u8],
 ) -> [u8; TAG_LEN] {
-    let cipher = XChaCha20Poly1305::new(&Key::from(*key.expose()));
+    let cipher = cipher(key);
     // As in `seal`: only plaintexts beyond 2^38 bytes fail.
     #[allow(clippy::expect_used)]
     let tag = cipher
@@ -86,7 +86,7 @@ pub fn open_in_place(
     buf: &mut [u8],
     tag: &[u8; TAG_LEN],
 ) -> Result<(), AeadFailure> {
-    let cipher = XChaCha20Poly1305::new(&Key::from(*key.expose()));
+    let cipher = cipher(key);
     cipher
         .decrypt_inout_detached(&XNonce::from(*nonce), aad, buf.into(), &(*tag).into())
         .map_err(|_| AeadFailure)
@@ -99,7 +99,7 @@ pub fn open(
     aad: &[u8],
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, AeadFailure> {
-    let cipher = XChaCha20Poly1305::new(&Key::from(*key.expose()));
+    let cipher = cipher(key);
     cipher
         .decrypt(
             &XNonce::from(*nonce),
@@ -135,6 +135,14 @@ pub(crate) fn hex_lower(bytes: &[u8]) -> String {
         out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
     out
+}
+
+/// The AEAD keyed with `key`, borrowing its bytes: no unzeroized copy of
+/// the key on the stack (the cipher itself wipes its copy on drop, the
+/// crate's `zeroize` feature).
+fn cipher(key: &SecretKey) -> XChaCha20Poly1305 {
+    let key: &Key = key.expose().into();
+    XChaCha20Poly1305::new(key)
 }
 
 #[cfg(test)]

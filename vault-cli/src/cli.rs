@@ -253,7 +253,8 @@ pub enum Command {
     /// Each --env VAR=key sets VAR to KEY's value for the program only;
     /// values are never written to disk or put on any command line. On Unix
     /// credvault replaces itself with the program, so the exit status is
-    /// the program's. The program does not inherit CREDVAULT_PASSPHRASE.
+    /// the program's. The program does not inherit CREDVAULT_PASSPHRASE,
+    /// CREDVAULT_NEW_PASSPHRASE or CREDVAULT_RECOVERY.
     /// Exit 1 if a key is missing (the program is not started), 127 if the
     /// program is not found, 126 if it cannot be run.
     Exec(ExecArgs),

@@ -96,20 +96,27 @@ fn passwd_rewraps_and_old_copies_keep_the_old_passphrase() {
     assert_eq!(json["rewrapped"], true);
     assert_eq!(json["kdf"]["memory_mib"], 8, "kept the slot's parameters");
     with_env(&s, &[("CREDVAULT_PASSPHRASE", "third")], &["ls"]).ok();
-    // undo puts the previous passphrase back (the generation is the
-    // vault as it was).
-    with_env(&s, &[("CREDVAULT_PASSPHRASE", "third")], &["undo"]).ok();
-    with_env(&s, &new, &["ls"]).ok();
+    // The change purged the generations, which opened with the previous
+    // passphrase (issue 13): there is nothing to undo, and the previous
+    // passphrase opens nothing kept beside the vault.
+    assert_eq!(
+        json["purged"],
+        serde_json::json!([]),
+        "the first passwd purged them"
+    );
+    with_env(&s, &[("CREDVAULT_PASSPHRASE", "third")], &["undo"]).fails(5);
+    with_env(&s, &new, &["ls"]).fails(3);
     // Not a passphrase slot, no such slot: exit 2.
+    let third = [("CREDVAULT_PASSPHRASE", "third")];
     let env = [
-        ("CREDVAULT_PASSPHRASE", "a new passphrase"),
+        ("CREDVAULT_PASSPHRASE", "third"),
         ("CREDVAULT_NEW_PASSPHRASE", "x"),
     ];
     with_env(&s, &env, &["passwd", "--slot", "2"]).fails(2);
     with_env(&s, &env, &["passwd", "--slot", "9"]).fails(2);
     // No new passphrase source without a terminal: exit 3, unchanged.
     let before = s.vault_bytes();
-    with_env(&s, &new, &["passwd"]).fails(3);
+    with_env(&s, &third, &["passwd"]).fails(3);
     assert_eq!(s.vault_bytes(), before);
 }
 

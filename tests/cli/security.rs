@@ -370,7 +370,7 @@ fn passwd_and_slot_remove_leave_no_kept_copy_that_opens_with_the_old_passphrase(
         assert!(!p.exists(), "{} still there", p.display());
     }
     // The next saves keep generations again; none opens with the old one.
-    let mut with_new = |args: &[&str], stdin: &[u8]| {
+    let with_new = |args: &[&str], stdin: &[u8]| {
         let mut cmd = s.command(args);
         cmd.env("CREDVAULT_PASSPHRASE", "a new passphrase");
         run_command(cmd, Some(stdin))

@@ -66,6 +66,7 @@ pub mod crypto;
 pub mod format;
 #[cfg(feature = "legacy")]
 pub mod legacy;
+pub mod merge;
 #[cfg(feature = "legacy")]
 pub mod service;
 #[cfg(all(feature = "session", target_os = "linux"))]
@@ -90,6 +91,6 @@ pub use vault::{
     SetOptions, Transaction, UnlockError, Vault, VaultError, KEYCHAIN_SERVICE,
 };
 pub use vault::{
-    Backup, BackupOptions, RekeyOptions, Rekeyed, RekeyedSlot, Restored, SlotRef, UnavailableSlot,
-    Verified,
+    Backup, BackupOptions, CopyMerge, MergeOptions, MergeReport, RekeyOptions, Rekeyed,
+    RekeyedSlot, Restored, SlotRef, UnavailableSlot, Verified,
 };

@@ -18,8 +18,10 @@ use crate::store::{self, generations, FaultInjector, StoreError, VaultLock};
 // Backups, verification and restore; rewrap and rekey. Child modules, so
 // they reach the engine's private parts.
 mod backup;
+mod merge;
 mod rekey;
 pub use backup::{Backup, BackupOptions, Restored, SlotRef, Verified};
+pub use merge::{CopyMerge, MergeOptions, MergeReport};
 pub use rekey::{RekeyOptions, Rekeyed, RekeyedSlot, UnavailableSlot};
 
 #[cfg(feature = "keychain")]
@@ -119,6 +121,13 @@ pub enum VaultError {
     /// credential is not available (nothing was changed).
     #[error("cannot wrap the new data key for {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     SlotsUnavailable(Vec<UnavailableSlot>),
+    /// A merge was given a copy of another vault (its vault id differs).
+    #[error("the other file is a different vault (its vault id differs): only copies of the same vault can be merged")]
+    DifferentVault,
+    /// After a merge, the vault read back from disk did not hold what was
+    /// merged into it; the copy was kept.
+    #[error("the merged vault, read back from disk, does not hold everything merged into it")]
+    MergeUnverified,
     /// The slot is not of the type the operation needs.
     #[error("slot {id} is not a {expected} slot")]
     WrongSlotType {

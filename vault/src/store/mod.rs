@@ -12,6 +12,9 @@
 //! real use passes none.
 
 pub mod generations;
+// Sync-folder conflict copies (merge): finding and removing them.
+mod copies;
+pub use copies::{conflict_copies, remove_copy};
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};

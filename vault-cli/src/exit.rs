@@ -141,6 +141,11 @@ impl From<VaultError> for CliError {
                 Some("give the missing credentials (the passphrase, an unlocked keychain, --recovery-file with --keep-recovery-code), or pass --drop-unavailable to remove those slots; nothing was changed"),
             ),
             VaultError::WrongSlotType { .. } => (Exit::Usage, None),
+            VaultError::DifferentVault => (
+                Exit::Usage,
+                Some("merge only copies of this vault (same vault id); a different vault can be copied in with export and import"),
+            ),
+            VaultError::MergeUnverified => (Exit::Incomplete, None),
             // A variant added to the library later: report it as a failure
             // of the environment rather than guess at a more specific code.
             _ => (Exit::FileSystem, None),

@@ -92,6 +92,7 @@ pub enum Side {
 
 /// What a merge took from the other copy for one name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Taken {
     /// A name this copy did not know (live) became live.
     Added,
@@ -250,6 +251,7 @@ fn conflict(
 /// The sync tool that names conflict copies a certain way (FORMAT.md
 /// §10.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum SyncTool {
     /// `NAME.sync-conflict-YYYYMMDD-HHMMSS-XXXXXXX.EXT`.
     Syncthing,

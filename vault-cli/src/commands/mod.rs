@@ -11,6 +11,7 @@ mod fallback;
 mod init;
 mod kdf;
 mod legacy;
+mod merge;
 mod rekey;
 mod session;
 mod slot;
@@ -93,6 +94,9 @@ pub fn run(
         Command::Recovery(crate::cli::RecoveryCommand::Rotate) => rekey::rotate(context, format),
         Command::Export(args) => export::export(args, context, format),
         Command::Import(args) => export::import(args, context, format),
+        Command::Merge(args) => merge::merge(args, context, format),
+        Command::GitMergeDriver(args) => merge::git_merge_driver(args, context),
+        Command::GitTextconv(args) => merge::git_textconv(args, context),
         Command::KdfCalibrate(args) => kdf::calibrate_command(args, format),
         Command::Completions(args) => docs::completions(args.shell),
         Command::Man => docs::man(),

@@ -38,3 +38,6 @@ mod rekey;
 mod audit;
 // kdf-calibrate: the calibration of init alone, touching no vault.
 mod kdf;
+// One vault on several machines: merge, sync-folder conflict copies, the
+// git merge driver and textconv with the real git (issue 18).
+mod merge;

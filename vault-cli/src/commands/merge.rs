@@ -325,8 +325,8 @@ pub fn git_merge_driver(args: &GitMergeDriverArgs, context: &Context) -> Result<
         let _ = std::fs::remove_file(&lock);
     }
     let report = result?;
-    let mut text = report_text(&report_json(&args.theirs, &report, false));
-    text.insert_str(0, "credvault merge driver: ");
+    let mut text = report_text(&report_json(Path::new("their version"), &report, false));
+    text.insert_str(0, "merge driver: ");
     for line in text.lines() {
         note(line.trim_start());
     }

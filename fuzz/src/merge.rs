@@ -1,10 +1,10 @@
 //! `fuzz_merge`: three bodies built from the input (`arbitrary`), merged
-//! by `credvault::merge` (FORMAT.md §10). Names, times and values come
+//! by `credvault::merge` (FORMAT.md §11). Names, times and values come
 //! from small ranges, so equal names, equal times and ties between a
 //! tombstone and an entry are frequent.
 //!
 //! Oracle: the merge is commutative, associative and idempotent on the
-//! bodies; each name keeps the greatest of its records (§10.2) and only
+//! bodies; each name keeps the greatest of its records (§11.2) and only
 //! names of the inputs; the report names exactly the records taken from
 //! the other body; a conflict needs a change on both sides since the base;
 //! the merged body encodes to bytes both body readers accept and give

@@ -362,7 +362,7 @@ pub enum Command {
     /// sync-folder conflict copies beside it.
     ///
     /// Per entry the newest change wins (its update or deletion time; at
-    /// equal times a deletion wins, then the rule of FORMAT.md §10.2), in
+    /// equal times a deletion wins, then the rule of FORMAT.md §11.2), in
     /// one locked save. The other copy must open with the credentials at
     /// hand. Slots are never imported from it (the output lists those
     /// skipped); with --base, names changed on both sides since the base

@@ -1,10 +1,10 @@
-//! Merging two copies of one vault (FORMAT.md §10): pure functions over
+//! Merging two copies of one vault (FORMAT.md §11): pure functions over
 //! decoded bodies and file names, no I/O, no clock.
 //!
 //! The body is a last-writer-wins map from names to records. A record is
 //! a live [`Entry`] or a tombstone; for each name the merge keeps the
 //! greater of the two records under the total order of [`cmp_records`]
-//! (FORMAT.md §10.2). Keeping the maximum of a total order is commutative,
+//! (FORMAT.md §11.2). Keeping the maximum of a total order is commutative,
 //! associative and idempotent, so copies that saw the same changes end up
 //! with the same body whatever the order of their merges (the property
 //! tests below and the `fuzz_merge` target check this).
@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use crate::format::{Body, Entry, KeyName};
 
-/// One name's record in a body (FORMAT.md §10.1).
+/// One name's record in a body (FORMAT.md §11.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Record<'a> {
     /// A live entry.
@@ -51,7 +51,7 @@ impl<'a> Record<'a> {
     }
 }
 
-/// The total order of FORMAT.md §10.2; the greater record wins a merge.
+/// The total order of FORMAT.md §11.2; the greater record wins a merge.
 ///
 /// 1. The later change time wins.
 /// 2. At equal times a tombstone wins over a live entry.
@@ -107,7 +107,7 @@ pub enum Taken {
     Tombstone,
 }
 
-/// A name changed on both sides since the base (FORMAT.md §10.3), and how
+/// A name changed on both sides since the base (FORMAT.md §11.3), and how
 /// the rule resolved it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {
@@ -132,9 +132,9 @@ pub struct Merged {
     pub conflicts: Vec<Conflict>,
 }
 
-/// Merges `theirs` into `ours` by the rule of FORMAT.md §10.2; with a
+/// Merges `theirs` into `ours` by the rule of FORMAT.md §11.2; with a
 /// `base` (the last common version) it also lists the names both sides
-/// changed since it (§10.3). The merged body is the same for
+/// changed since it (§11.3). The merged body is the same for
 /// `merge(a, b)` and `merge(b, a)`; only the report differs.
 pub fn merge(ours: Body, theirs: &Body, base: Option<&Body>) -> Merged {
     let mut taken = Vec::new();
@@ -216,7 +216,7 @@ pub fn merge(ours: Body, theirs: &Body, base: Option<&Body>) -> Merged {
     }
 }
 
-/// A record's stamp for change detection (FORMAT.md §10.3): its change
+/// A record's stamp for change detection (FORMAT.md §11.3): its change
 /// time and whether it is a deletion. Independent of the sealed bytes, so
 /// a value sealed again under another data key is not a change.
 fn stamp(record: Option<Record<'_>>) -> Option<(u64, bool)> {
@@ -249,7 +249,7 @@ fn conflict(
 }
 
 /// The sync tool that names conflict copies a certain way (FORMAT.md
-/// §10.5).
+/// §11.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum SyncTool {

@@ -1,5 +1,5 @@
 //! `merge`, `git-merge-driver` and `git-textconv`: one vault on several
-//! machines (FORMAT.md §10). Thin faces over [`Vault::merge`] and
+//! machines (FORMAT.md §11). Thin faces over [`Vault::merge`] and
 //! [`Vault::merge_conflict_copies`]; never a value on any output.
 
 use std::path::Path;

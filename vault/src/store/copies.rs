@@ -1,4 +1,4 @@
-//! Sync-folder conflict copies beside a vault (FORMAT.md §10.5): finding
+//! Sync-folder conflict copies beside a vault (FORMAT.md §11.5): finding
 //! them and removing one after its merge was verified.
 
 use std::fs;

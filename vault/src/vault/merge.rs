@@ -1,4 +1,4 @@
-//! Merging another copy of this vault into it (FORMAT.md §10): the pure
+//! Merging another copy of this vault into it (FORMAT.md §11): the pure
 //! rule of [`crate::merge`] applied in one locked save, and the sync-folder
 //! conflict copies merged and removed after a verified save.
 //!
@@ -86,9 +86,9 @@ struct Copy {
 }
 
 impl Vault {
-    /// Merges the copy at `other` into this vault (FORMAT.md §10) in one
+    /// Merges the copy at `other` into this vault (FORMAT.md §11) in one
     /// locked save: the file is re-read under the lock, merged with the
-    /// copy by the rule of §10.2, and written atomically if anything
+    /// copy by the rule of §11.2, and written atomically if anything
     /// changed. Fails with [`VaultError::DifferentVault`] when the copy has
     /// another vault id, and like [`Vault::open`] when it cannot be
     /// unlocked.
@@ -161,7 +161,7 @@ impl Vault {
     /// ([`store::conflict_copies`]) by [`Vault::merge`], one save each,
     /// and removes a copy only after the vault was read back from disk,
     /// every value authenticated, and found to hold everything the copy
-    /// had (FORMAT.md §10.5). A copy that fails (another vault, cannot be
+    /// had (FORMAT.md §11.5). A copy that fails (another vault, cannot be
     /// unlocked, damaged) is left in place and reported; the others go on.
     pub fn merge_conflict_copies(
         &mut self,
@@ -202,7 +202,7 @@ impl Vault {
 
     /// Reads the vault back from disk, authenticates the body and every
     /// value, and checks that it holds `body`: for every name, its record
-    /// on disk is `body`'s or one that wins over it (FORMAT.md §10.2), so
+    /// on disk is `body`'s or one that wins over it (FORMAT.md §11.2), so
     /// a concurrent writer's newer change does not fail the check.
     fn verify_holds(&self, body: &Body) -> Result<(), VaultError> {
         let bytes = read_file(&self.path)?;
@@ -277,7 +277,7 @@ impl Vault {
     }
 }
 
-/// The slots after a merge (FORMAT.md §10.4): this vault's, less those the
+/// The slots after a merge (FORMAT.md §11.4): this vault's, less those the
 /// other copy removed since the base (same id and bytes in the base and
 /// here, absent there), as long as a slot of a known type is left.
 /// Returns the slots, the removed ones and the ones kept for that reason.

@@ -110,9 +110,18 @@ impl Vault {
             }
             None => None,
         };
-        let dry_run = options.dry_run;
+        self.merge_copy(&theirs, base.as_ref(), options.dry_run)
+    }
+
+    /// [`Vault::merge`] of a copy already opened.
+    fn merge_copy(
+        &mut self,
+        theirs: &Copy,
+        base: Option<&Copy>,
+        dry_run: bool,
+    ) -> Result<MergeReport, VaultError> {
         self.save_with(move |_, header, body, _| {
-            let merged = merge::merge(body.clone(), &theirs.body, base.as_ref().map(|b| &b.body));
+            let merged = merge::merge(body.clone(), &theirs.body, base.map(|b| &b.body));
             let records = merged.body.entries.len() + merged.body.tombstones.len();
             if records > limits::MAX_RECORDS {
                 return Err(FormatError::TooLarge {
@@ -122,11 +131,8 @@ impl Vault {
                 }
                 .into());
             }
-            let (slots, removed_slots, kept_slots) = slots_after(
-                &header.slots,
-                &theirs.header,
-                base.as_ref().map(|b| &b.header),
-            );
+            let (slots, removed_slots, kept_slots) =
+                slots_after(&header.slots, &theirs.header, base.map(|b| &b.header));
             let skipped_slots = theirs
                 .header
                 .slots
@@ -171,17 +177,17 @@ impl Vault {
         let copies = store::conflict_copies(&self.path)?;
         let mut out = Vec::with_capacity(copies.len());
         for (path, tool) in copies {
-            let options = MergeOptions {
-                base: None,
-                dry_run,
-            };
-            let outcome = self.merge(&path, unlocker, options).and_then(|report| {
-                if !dry_run {
-                    let copy = self.open_copy(&read_file(&path)?, unlocker)?;
-                    self.verify_holds(&copy.body)?;
-                }
-                Ok(report)
-            });
+            // Opened once: the body verified is the one merged (a copy
+            // under another data key is sealed again, with fresh nonces).
+            let outcome = read_file(&path)
+                .and_then(|bytes| self.open_copy(&bytes, unlocker))
+                .and_then(|copy| {
+                    let report = self.merge_copy(&copy, None, dry_run)?;
+                    if !dry_run {
+                        self.verify_holds(&copy.body)?;
+                    }
+                    Ok(report)
+                });
             let removed = outcome.is_ok() && !dry_run;
             let outcome = match outcome {
                 Ok(report) if removed => store::remove_copy(&path)
@@ -402,5 +408,32 @@ mod tests {
         assert!(r.resealed && r.saved);
         let v = Vault::open(&a, &mut pw()).unwrap();
         assert_eq!(v.get(&key("x")).unwrap().unwrap().expose(), b"x");
+    }
+
+    #[test]
+    fn a_rekeyed_conflict_copy_is_merged_verified_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.cvault");
+        let copy = dir
+            .path()
+            .join("a.sync-conflict-20261206-101112-ABCDEF1.cvault");
+        let mut va =
+            Vault::create(&a, NewSlot::Passphrase(&Passphrase::from("pw"), weak())).unwrap();
+        std::fs::copy(&a, &copy).unwrap();
+        let mut vc = Vault::open(&copy, &mut pw()).unwrap();
+        vc.set(&key("from.copy"), &SecretValue::from("c")).unwrap();
+        let pass = Passphrase::from("pw");
+        vc.rekey(crate::RekeyOptions {
+            passphrases: vec![&pass],
+            ..Default::default()
+        })
+        .unwrap();
+        let done = va.merge_conflict_copies(&mut pw(), false).unwrap();
+        assert_eq!(done.len(), 1);
+        let report = done[0].outcome.as_ref().unwrap();
+        assert!(report.resealed && report.saved && done[0].removed);
+        assert!(!copy.exists());
+        let v = Vault::open(&a, &mut pw()).unwrap();
+        assert_eq!(v.get(&key("from.copy")).unwrap().unwrap().expose(), b"c");
     }
 }

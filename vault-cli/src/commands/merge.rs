@@ -293,6 +293,11 @@ pub fn merge(args: &MergeArgs, context: &Context, format: Format) -> Result<Exit
 fn merge_error(e: VaultError, unlocker: CliUnlocker<'_>) -> CliError {
     match e {
         VaultError::Unlock(_) => unlocker.explain(e),
+        // Not "run init": the missing file is the other copy (or the base).
+        VaultError::Store(credvault::StoreError::NotFound(path)) => CliError::new(
+            Exit::FileSystem,
+            format!("no vault at {}", sanitize(&path.display().to_string())),
+        ),
         other => other.into(),
     }
 }

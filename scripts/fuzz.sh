@@ -15,7 +15,7 @@ set -euo pipefail
 
 SECONDS_EACH="${1:-60}"
 SANITIZER="${FUZZ_SANITIZER:-none}"
-TARGETS=(fuzz_header fuzz_body fuzz_open fuzz_mutate_valid)
+TARGETS=(fuzz_header fuzz_body fuzz_open fuzz_mutate_valid fuzz_merge)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

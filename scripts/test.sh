@@ -24,7 +24,8 @@ cd "$ROOT"
 # gnome-keyring's dbus-session-bus dependency), gnome-keyring (the Secret
 # Service), libsecret-tools (secret-tool, for smoke checks), keyutils (keyctl),
 # time (/usr/bin/time: peak memory of the hostile-file tests).
-PKGS=(dbus-daemon dbus-bin dbus-user-session gnome-keyring libsecret-tools keyutils time)
+# git: the merge driver tests (tests/cli/merge.rs) run the real git.
+PKGS=(dbus-daemon dbus-bin dbus-user-session gnome-keyring libsecret-tools keyutils time git)
 
 STEP="start"
 on_exit() {

@@ -11,11 +11,13 @@
 //! | [`header`] | a whole file, and the same bytes as header CBOR | `parse_file` / `Header::decode` never panic; what parses re-encodes byte for byte |
 //! | [`body`] | body plaintext CBOR | `Body::decode` and `BodyIndex::new` never panic and agree with the reference reader; what decodes re-encodes byte for byte (both encoders), and a patch of it equals the encoding of the patched body |
 //! | [`open`] | a whole file | `open_bytes` with the vectors' passphrase and recovery key never panics; an opened file's values authenticate |
+//! | [`merge::merge`] | three bodies (`arbitrary`) | the merge of FORMAT.md §10 is commutative, associative and idempotent; each name keeps its greatest record; the report and the conflicts are consistent; the result encodes to a valid body |
 //! | [`mutate_valid`] | a mutation plan (`arbitrary`) | a valid vault, mutated structurally and byte-wise, opens only if its bytes are unchanged or a key holder re-sealed it |
 
 #![forbid(unsafe_code)]
 
 pub mod fixture;
+pub mod merge;
 pub mod mutate;
 pub mod testkit;
 

@@ -59,3 +59,8 @@ fn corpus_fuzz_open() {
 fn corpus_fuzz_mutate_valid() {
     replay("fuzz_mutate_valid", credvault_fuzz::mutate_valid);
 }
+
+#[test]
+fn corpus_fuzz_merge() {
+    replay("fuzz_merge", credvault_fuzz::merge::merge);
+}

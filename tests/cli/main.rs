@@ -40,3 +40,6 @@ mod audit;
 mod kdf;
 // Issue 13: secrets kept from children, revocation, rollback, symlinks, side files.
 mod security;
+// One vault on several machines: merge, sync-folder conflict copies, the
+// git merge driver and textconv with the real git (issue 18).
+mod merge;

@@ -206,7 +206,13 @@ fn required(e: credvault::audit::AuditError) -> Failure {
 pub fn describe(command: &Command) -> Option<(String, Option<String>, Option<String>)> {
     let key = |k: &str| Some(k.to_owned());
     let (op, key, prefix) = match command {
-        Command::Completions(_) | Command::Man | Command::KdfCalibrate(_) => return None,
+        // The git faces work on git's files, not on the vault whose log
+        // this is.
+        Command::Completions(_)
+        | Command::Man
+        | Command::KdfCalibrate(_)
+        | Command::GitMergeDriver(_)
+        | Command::GitTextconv(_) => return None,
         Command::Init(_) => ("init", None, None),
         Command::Set(a) => ("store", key(&a.key), None),
         Command::Get(a) => ("retrieve", key(&a.key), None),

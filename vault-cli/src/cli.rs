@@ -51,7 +51,8 @@ Exit codes:
      `audit verify`: the audit log was tampered with
   5  file system: no vault yet, already exists, permission, disk full, lock timeout
   6  legacy migration incomplete: a legacy file or value could not be read,
-     decrypted or migrated (import-legacy, migrate-env, get --config)
+     decrypted or migrated (import-legacy, migrate-env, get --config);
+     merge --conflict-copies: a conflict copy could not be merged (kept)
   126, 127  exec: the program cannot be run / was not found; otherwise exec
      exits with the program's own status";
 
@@ -372,6 +373,38 @@ pub enum Command {
     /// terminal. Writes no file and no audit line.
     #[command(name = "kdf-calibrate")]
     KdfCalibrate(KdfCalibrateArgs),
+
+    /// Merge another copy of this vault (same vault id) into it, or the
+    /// sync-folder conflict copies beside it.
+    ///
+    /// Per entry the newest change wins (its update or deletion time; at
+    /// equal times a deletion wins, then the rule of FORMAT.md §11.2), in
+    /// one locked save. The other copy must open with the credentials at
+    /// hand. Slots are never imported from it (the output lists those
+    /// skipped); with --base, names changed on both sides since the base
+    /// are listed as conflicts (still resolved by the rule), and slots the
+    /// other copy removed since the base are removed here too. A copy of
+    /// another vault is refused (exit 2). With --conflict-copies, each
+    /// Syncthing, Dropbox or Nextcloud conflict copy beside the vault is
+    /// merged and removed once the merged vault was read back and
+    /// verified; one that cannot be merged stays (exit 6). Never shows a
+    /// value.
+    Merge(MergeArgs),
+
+    /// Git merge driver: `credvault git-merge-driver %O %A %B` merges
+    /// the vault versions of a git merge into %A (see the README's
+    /// .gitattributes and git config recipe).
+    ///
+    /// Exit 0 when merged. On any failure (no credentials, another vault)
+    /// %A is left as it was and the exit is non-zero: git then reports a
+    /// conflict on an intact vault, never with conflict markers.
+    GitMergeDriver(GitMergeDriverArgs),
+
+    /// Git textconv: print a vault as text for `git diff`: its header,
+    /// then entry names, kinds and change times, and deletions. Never a
+    /// value. A vault the credentials at hand do not open shows its header
+    /// only.
+    GitTextconv(GitTextconvArgs),
 
     /// Print a shell completion script.
     Completions(CompletionsArgs),
@@ -860,6 +893,47 @@ pub struct KeyArgs {
 pub struct LsArgs {
     /// Only names starting with this text, e.g. "github.".
     pub prefix: Option<String>,
+}
+
+/// Arguments of `merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The other copy of the vault to merge in.
+    #[arg(required_unless_present = "conflict_copies")]
+    pub other: Option<PathBuf>,
+
+    /// The last version both copies share (e.g. from `git merge-base`):
+    /// changes made on both sides since it are reported as conflicts.
+    #[arg(long, value_name = "PATH", requires = "other")]
+    pub base: Option<PathBuf>,
+
+    /// Show what the merge would do; save nothing, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Merge every sync-folder conflict copy beside the vault (Syncthing
+    /// NAME.sync-conflict-*, Dropbox and Nextcloud "NAME (... conflicted
+    /// copy ...)"), removing each once the merged vault was verified.
+    #[arg(long)]
+    pub conflict_copies: bool,
+}
+
+/// Arguments of `git-merge-driver` (git's `%O %A %B`).
+#[derive(Debug, Args)]
+pub struct GitMergeDriverArgs {
+    /// The merge base (%O); an empty file when there is none.
+    pub base: PathBuf,
+    /// Our version (%A), replaced by the merge result.
+    pub ours: PathBuf,
+    /// Their version (%B).
+    pub theirs: PathBuf,
+}
+
+/// Arguments of `git-textconv`.
+#[derive(Debug, Args)]
+pub struct GitTextconvArgs {
+    /// The vault file git hands over.
+    pub path: PathBuf,
 }
 
 /// Arguments of `completions`.

@@ -145,6 +145,11 @@ impl From<VaultError> for CliError {
                 Exit::Unreadable,
                 Some("if you put the older copy in place on purpose, run the command again with --accept-rollback (`credvault undo` and `credvault restore` move the mark themselves); otherwise put the newer copy back"),
             ),
+            VaultError::DifferentVault => (
+                Exit::Usage,
+                Some("merge only copies of this vault (same vault id); a different vault can be copied in with export and import"),
+            ),
+            VaultError::MergeUnverified => (Exit::Incomplete, None),
             // A variant added to the library later: report it as a failure
             // of the environment rather than guess at a more specific code.
             _ => (Exit::FileSystem, None),

@@ -192,10 +192,15 @@ impl Context {
     /// Opens and unlocks the vault in the order of the module docs, and
     /// says how.
     pub fn open_detailed(&self) -> Result<Opened, CliError> {
-        let path = self.vault_path()?;
+        self.open_at(self.vault_path()?, self.open_options())
+    }
+
+    /// [`Context::open_detailed`] of the vault file at `path` (another
+    /// copy, a git merge driver's file) with `options`.
+    pub fn open_at(&self, path: &Path, options: OpenOptions) -> Result<Opened, CliError> {
         self.recovery.check()?;
         #[cfg(target_os = "linux")]
-        if let Some(vault) = credvault::session::open(path, self.open_options())? {
+        if let Some(vault) = credvault::session::open(path, options.clone())? {
             crate::audit::remember(&vault);
             return Ok(Opened {
                 vault,
@@ -205,7 +210,7 @@ impl Context {
             });
         }
         let mut unlocker = CliUnlocker::new(self);
-        match Vault::open_with(path, &mut unlocker, self.open_options()) {
+        match Vault::open_with(path, &mut unlocker, options) {
             Ok(vault) => {
                 crate::audit::remember(&vault);
                 let via = Via::Slot(vault.unlocked_by());
@@ -333,7 +338,7 @@ impl<'c> CliUnlocker<'c> {
 
     /// The error to show for a failed open: the library's, or a clearer
     /// one built from what the keychain and the passphrase source said.
-    fn explain(self, e: VaultError) -> CliError {
+    pub fn explain(self, e: VaultError) -> CliError {
         if let Some(fatal) = self.fatal {
             return fatal;
         }

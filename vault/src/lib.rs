@@ -66,6 +66,7 @@ pub mod crypto;
 pub mod format;
 #[cfg(feature = "legacy")]
 pub mod legacy;
+pub mod merge;
 pub mod secret_env;
 #[cfg(feature = "legacy")]
 pub mod service;
@@ -87,8 +88,8 @@ pub use store::StoreError;
 #[cfg(feature = "keychain")]
 pub use vault::KeychainCleanup;
 pub use vault::{
-    kept_copies, Backup, BackupOptions, KeptCopy, RekeyOptions, Rekeyed, RekeyedSlot, Restored,
-    SlotRef, UnavailableSlot, Verified,
+    kept_copies, Backup, BackupOptions, CopyMerge, KeptCopy, MergeOptions, MergeReport,
+    RekeyOptions, Rekeyed, RekeyedSlot, Restored, SlotRef, UnavailableSlot, Verified,
 };
 pub use vault::{
     keychain_account, seal_file, seal_value, unlock, value_key, Committed, NewSlot, OpenOptions,

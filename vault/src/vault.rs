@@ -18,8 +18,10 @@ use crate::store::{self, generations, FaultInjector, StoreError, VaultLock};
 // Backups, verification and restore; rewrap and rekey. Child modules, so
 // they reach the engine's private parts.
 mod backup;
+mod merge;
 mod rekey;
 pub use backup::{kept_copies, Backup, BackupOptions, KeptCopy, Restored, SlotRef, Verified};
+pub use merge::{CopyMerge, MergeOptions, MergeReport};
 pub use rekey::{RekeyOptions, Rekeyed, RekeyedSlot, UnavailableSlot};
 
 #[cfg(feature = "keychain")]
@@ -127,6 +129,13 @@ pub enum VaultError {
     /// credential is not available (nothing was changed).
     #[error("cannot wrap the new data key for {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     SlotsUnavailable(Vec<UnavailableSlot>),
+    /// A merge was given a copy of another vault (its vault id differs).
+    #[error("the other file is a different vault (its vault id differs): only copies of the same vault can be merged")]
+    DifferentVault,
+    /// After a merge, the vault read back from disk did not hold what was
+    /// merged into it; the copy was kept.
+    #[error("the merged vault, read back from disk, does not hold everything merged into it")]
+    MergeUnverified,
     /// The slot is not of the type the operation needs.
     #[error("slot {id} is not a {expected} slot")]
     WrongSlotType {
@@ -641,7 +650,7 @@ impl Vault {
         let bytes = seal_file(&mut header, format::MINOR_VERSION, &body, &keys.dek);
         store::create_new_with(path, &bytes, faults)?;
         if let Some(marks) = &options.rollback {
-            let _ = marks.record(&header.vault_id, header.save_counter);
+            let _ = marks.record(&header.vault_id, path, header.save_counter);
         }
         Ok(Vault {
             path: path.to_owned(),
@@ -1130,10 +1139,10 @@ impl Vault {
         };
         let (id, counter) = (&self.header.vault_id, self.header.save_counter);
         if self.options.accept_rollback {
-            marks.reset(id, counter)?;
+            marks.reset(id, &self.path, counter)?;
             return Ok(());
         }
-        match marks.seen(id)? {
+        match marks.seen(id, &self.path)? {
             Some(seen) if counter < seen => Err(VaultError::RolledBack {
                 found: counter,
                 seen,
@@ -1141,7 +1150,7 @@ impl Vault {
             Some(seen) if counter == seen => Ok(()),
             // Best effort: a read-only state directory must not stop reads.
             _ => {
-                let _ = marks.record(id, counter);
+                let _ = marks.record(id, &self.path, counter);
                 Ok(())
             }
         }
@@ -1151,7 +1160,7 @@ impl Vault {
     /// save itself succeeded).
     pub(crate) fn raise_mark(&self, header: &Header) {
         if let Some(marks) = &self.options.rollback {
-            let _ = marks.record(&header.vault_id, header.save_counter);
+            let _ = marks.record(&header.vault_id, &self.path, header.save_counter);
         }
     }
 

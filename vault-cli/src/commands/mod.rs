@@ -12,6 +12,7 @@ mod generations;
 mod init;
 mod kdf;
 mod legacy;
+mod merge;
 mod rekey;
 mod session;
 mod slot;
@@ -97,6 +98,9 @@ pub fn run(
         }
         Command::Export(args) => export::export(args, context, format),
         Command::Import(args) => export::import(args, context, format),
+        Command::Merge(args) => merge::merge(args, context, format),
+        Command::GitMergeDriver(args) => merge::git_merge_driver(args, context),
+        Command::GitTextconv(args) => merge::git_textconv(args, context),
         Command::KdfCalibrate(args) => kdf::calibrate_command(args, format),
         Command::Completions(args) => docs::completions(args.shell),
         Command::Man => docs::man(),

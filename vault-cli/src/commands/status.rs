@@ -48,7 +48,17 @@ struct Status {
     entries: Option<usize>,
     tombstones: Option<usize>,
     save_counter: u64,
+    /// Sync-folder conflict copies beside the vault (`merge
+    /// --conflict-copies` merges them).
+    conflict_copies: Vec<ConflictCopyJson>,
     warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ConflictCopyJson {
+    path: String,
+    /// Syncthing, Dropbox or Nextcloud.
+    tool: &'static str,
 }
 
 #[derive(Serialize)]
@@ -138,7 +148,21 @@ pub fn run(args: &StatusArgs, context: &Context, format: Format) -> Result<Exit,
     let slots = slot_views(&view, context);
     let keychain = keychain_state(&view, context);
     let session = session_state(&view);
-    let warnings = warnings(&view, &slots, &keychain);
+    let mut warnings = warnings(&view, &slots, &keychain);
+    let conflict_copies: Vec<ConflictCopyJson> = store::conflict_copies(&view.path)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(path, tool)| ConflictCopyJson {
+            path: path.display().to_string(),
+            tool: tool.name(),
+        })
+        .collect();
+    if !conflict_copies.is_empty() {
+        warnings.push(format!(
+            "{} sync-folder conflict copy(ies) beside the vault: merge them with `credvault merge --conflict-copies`",
+            conflict_copies.len()
+        ));
+    }
     let backends = backends(view.slots());
     let unlocked_by = view.opened.as_ref().map(|o| match o.via {
         Via::Session => "session",
@@ -165,6 +189,7 @@ pub fn run(args: &StatusArgs, context: &Context, format: Format) -> Result<Exit,
         entries: view.opened.as_ref().map(|o| o.vault.len()),
         tombstones: view.opened.as_ref().map(|o| o.vault.tombstones().count()),
         save_counter: view.header.save_counter,
+        conflict_copies,
         warnings,
     };
     match format {
@@ -454,6 +479,12 @@ fn text(status: &Status, view: &View, context: &Context) -> String {
     line("save counter:", &status.save_counter.to_string());
     out.push_str("slots:\n");
     out.push_str(&slot_lines(view, &status.slots, "  "));
+    if !status.conflict_copies.is_empty() {
+        out.push_str("conflict copies:\n");
+        for c in &status.conflict_copies {
+            out.push_str(&format!("  {} ({})\n", sanitize(&c.path), c.tool));
+        }
+    }
     if status.warnings.is_empty() {
         out.push_str("warnings:             none\n");
     } else {

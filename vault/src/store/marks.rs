@@ -1,11 +1,14 @@
 //! Rollback detection (FORMAT.md §9.2): the highest save counter seen for
-//! each vault id, kept *outside* the vault's directory, so that replacing
+//! each vault id at each path, kept *outside* the vault's directory, so that replacing
 //! the vault with an older copy of itself (a generation, a backup, a
 //! synced folder's old version) is noticed instead of silently undoing a
 //! passphrase change or a slot removal.
 //!
-//! One file per vault id, `<dir>/<vault id as 32 hex digits>`, holding the
-//! counter in decimal; the directory is created 0700, the files 0600, and
+//! One file per vault id and (resolved) vault path, `<dir>/<vault id as 32
+//! hex digits>-<first 16 hex digits of SHA-256 of the path>`, holding the
+//! counter in decimal. Keying by path too keeps copies of one vault at
+//! other paths (a USB copy, a merge's other copy, a generation opened on
+//! its own) from being taken for a rollback of each other; the directory is created 0700, the files 0600, and
 //! both are opened without following symlinks. A mark only ever moves up
 //! ([`Marks::record`]), except when the user moves it on purpose
 //! ([`Marks::reset`]: `undo`, `restore`, `--accept-rollback`). Concurrent
@@ -57,13 +60,18 @@ impl Marks {
         &self.dir
     }
 
-    fn file(&self, vault_id: &[u8; 16]) -> PathBuf {
-        self.dir.join(crate::crypto::hex_lower(vault_id))
+    fn file(&self, vault_id: &[u8; 16], path: &Path) -> PathBuf {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(path.as_os_str().as_encoded_bytes());
+        let short = crate::crypto::hex_lower(digest.get(..8).unwrap_or_default());
+        self.dir
+            .join(format!("{}-{short}", crate::crypto::hex_lower(vault_id)))
     }
 
-    /// The highest counter recorded for `vault_id`, if any.
-    pub fn seen(&self, vault_id: &[u8; 16]) -> Result<Option<u64>, StoreError> {
-        let path = self.file(vault_id);
+    /// The highest counter recorded for `vault_id` at `vault` (a resolved
+    /// path, `store::resolve`), if any.
+    pub fn seen(&self, vault_id: &[u8; 16], vault: &Path) -> Result<Option<u64>, StoreError> {
+        let path = self.file(vault_id, vault);
         let mut options = OpenOptions::new();
         options.read(true);
         match open_side_file(&path, options) {
@@ -73,13 +81,14 @@ impl Marks {
         }
     }
 
-    /// `Err` when `counter` is below the mark of `vault_id`.
+    /// `Err` when `counter` is below the mark of `vault_id` at `vault`.
     pub fn check(
         &self,
         vault_id: &[u8; 16],
+        vault: &Path,
         counter: u64,
     ) -> Result<Result<(), Rollback>, StoreError> {
-        Ok(match self.seen(vault_id)? {
+        Ok(match self.seen(vault_id, vault)? {
             Some(seen) if counter < seen => Err(Rollback {
                 found: counter,
                 seen,
@@ -88,26 +97,33 @@ impl Marks {
         })
     }
 
-    /// Raises the mark of `vault_id` to `counter` (never lowers it).
-    pub fn record(&self, vault_id: &[u8; 16], counter: u64) -> Result<(), StoreError> {
-        self.update(vault_id, |seen| {
+    /// Raises the mark of `vault_id` at `vault` to `counter` (never lowers
+    /// it).
+    pub fn record(
+        &self,
+        vault_id: &[u8; 16],
+        vault: &Path,
+        counter: u64,
+    ) -> Result<(), StoreError> {
+        self.update(vault_id, vault, |seen| {
             seen.is_none_or(|s| counter > s).then_some(counter)
         })
     }
 
     /// Sets the mark of `vault_id` to `counter`, lower or not: the user
     /// put an older copy in place on purpose.
-    pub fn reset(&self, vault_id: &[u8; 16], counter: u64) -> Result<(), StoreError> {
-        self.update(vault_id, |_| Some(counter))
+    pub fn reset(&self, vault_id: &[u8; 16], vault: &Path, counter: u64) -> Result<(), StoreError> {
+        self.update(vault_id, vault, |_| Some(counter))
     }
 
     fn update(
         &self,
         vault_id: &[u8; 16],
+        vault: &Path,
         new: impl FnOnce(Option<u64>) -> Option<u64>,
     ) -> Result<(), StoreError> {
         ensure_private_dir(&self.dir)?;
-        let path = self.file(vault_id);
+        let path = self.file(vault_id, vault);
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
         #[cfg(unix)]
@@ -165,23 +181,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let marks = Marks::at(dir.path().join("m"));
         let id = [7; 16];
-        assert_eq!(marks.seen(&id).unwrap(), None);
-        assert_eq!(marks.check(&id, 1).unwrap(), Ok(()));
-        marks.record(&id, 5).unwrap();
-        marks.record(&id, 3).unwrap();
-        assert_eq!(marks.seen(&id).unwrap(), Some(5));
+        let at = Path::new("/vaults/v.cvault");
+        assert_eq!(marks.seen(&id, at).unwrap(), None);
+        assert_eq!(marks.check(&id, at, 1).unwrap(), Ok(()));
+        marks.record(&id, at, 5).unwrap();
+        marks.record(&id, at, 3).unwrap();
+        assert_eq!(marks.seen(&id, at).unwrap(), Some(5));
         assert_eq!(
-            marks.check(&id, 4).unwrap(),
+            marks.check(&id, at, 4).unwrap(),
             Err(Rollback { found: 4, seen: 5 })
         );
-        assert_eq!(marks.check(&id, 5).unwrap(), Ok(()));
-        marks.reset(&id, 2).unwrap();
-        assert_eq!(marks.seen(&id).unwrap(), Some(2));
+        assert_eq!(marks.check(&id, at, 5).unwrap(), Ok(()));
+        // A copy of the same vault elsewhere has a mark of its own.
+        let usb = Path::new("/media/usb/v.cvault");
+        assert_eq!(marks.check(&id, usb, 1).unwrap(), Ok(()));
+        marks.reset(&id, at, 2).unwrap();
+        assert_eq!(marks.seen(&id, at).unwrap(), Some(2));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode(&marks.file(&id)), 0o600);
+            assert_eq!(mode(&marks.file(&id, at)), 0o600);
             assert_eq!(mode(marks.dir()), 0o700);
         }
     }

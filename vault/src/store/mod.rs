@@ -13,6 +13,9 @@
 
 pub mod generations;
 pub mod marks;
+// Sync-folder conflict copies (merge): finding and removing them.
+mod copies;
+pub use copies::{conflict_copies, remove_copy};
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};

@@ -443,7 +443,8 @@ impl Verified {
         // rollback mark follows it (FORMAT.md §9.2).
         if let Some(marks) = &options.rollback {
             if let Ok(parsed) = format::parse_file(&self.bytes) {
-                marks.reset(&parsed.header.vault_id, parsed.header.save_counter)?;
+                let at = store::resolve(live)?;
+                marks.reset(&parsed.header.vault_id, &at, parsed.header.save_counter)?;
             }
         }
         let vault = Vault::open_with_key(live, self.keys.dek.clone(), options)?;

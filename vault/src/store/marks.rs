@@ -18,7 +18,7 @@
 //! `~/.local/state/credvault/marks`) on Linux, the local data directory
 //! elsewhere.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -122,7 +122,7 @@ impl Marks {
         vault: &Path,
         new: impl FnOnce(Option<u64>) -> Option<u64>,
     ) -> Result<(), StoreError> {
-        ensure_private_dir(&self.dir)?;
+        super::create_private_dir(&self.dir)?;
         let path = self.file(vault_id, vault);
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
@@ -157,21 +157,6 @@ fn read_mark(file: &mut File, path: &Path) -> Result<Option<u64>, StoreError> {
     Ok(text.trim().parse().ok())
 }
 
-fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut b = fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
-        .map_err(|e| StoreError::io("create directory", dir, e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,7 +185,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode(&marks.file(&id, at)), 0o600);
             assert_eq!(mode(marks.dir()), 0o700);
         }

@@ -515,7 +515,12 @@ pub(crate) fn libc_o_nofollow() -> i32 {
 
 /// Creates the vault's directory (mode 0700) if it does not exist.
 pub fn ensure_dir(path: &Path) -> Result<(), StoreError> {
-    let dir = parent_dir(path);
+    create_private_dir(&parent_dir(path))
+}
+
+/// Creates `dir` and its missing parents with mode 0700, if it does not
+/// exist.
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     if dir.exists() {
         return Ok(());
     }
@@ -526,8 +531,8 @@ pub fn ensure_dir(path: &Path) -> Result<(), StoreError> {
         use std::os::unix::fs::DirBuilderExt;
         b.mode(0o700);
     }
-    b.create(&dir)
-        .map_err(|e| StoreError::io("create directory", &dir, e))
+    b.create(dir)
+        .map_err(|e| StoreError::io("create directory", dir, e))
 }
 
 /// Warnings about modes looser than 0600 on the vault and every file kept

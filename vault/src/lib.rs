@@ -31,6 +31,10 @@
 //!   also finds the app's safeStorage password in the OS keyring.
 //! - `audit`: a tamper-evident, hash-chained and HMAC-authenticated log of
 //!   operations (`audit`), which the CLI writes for every command.
+//! - `pass`: interop with the `pass` password store (`pass`): a
+//!   `PassBackend` over the real `pass` program, and import, export and
+//!   two-way sync of `claude/<service>/<type>` entries, with the sync
+//!   state kept inside the vault.
 //!
 //! ```
 //! use credvault::{KdfParams, KeyName, NewSlot, Passphrase, PassphraseUnlocker, SecretValue, Vault};
@@ -66,6 +70,8 @@ pub mod crypto;
 pub mod format;
 #[cfg(feature = "legacy")]
 pub mod legacy;
+#[cfg(feature = "pass")]
+pub mod pass;
 #[cfg(feature = "legacy")]
 pub mod service;
 #[cfg(all(feature = "session", target_os = "linux"))]

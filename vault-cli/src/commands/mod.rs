@@ -11,6 +11,7 @@ mod fallback;
 mod init;
 mod kdf;
 mod legacy;
+mod pass;
 mod rekey;
 mod session;
 mod slot;
@@ -91,6 +92,7 @@ pub fn run(
         Command::Passwd(args) => rekey::passwd(args, context, format),
         Command::Rekey(args) => rekey::rekey(args, context, format),
         Command::Recovery(crate::cli::RecoveryCommand::Rotate) => rekey::rotate(context, format),
+        Command::Pass(command) => pass::run(command, context, format),
         Command::Export(args) => export::export(args, context, format),
         Command::Import(args) => export::import(args, context, format),
         Command::KdfCalibrate(args) => kdf::calibrate_command(args, format),

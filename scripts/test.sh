@@ -23,8 +23,10 @@ cd "$ROOT"
 # dbus-user-session (named explicitly so apt never picks dbus-x11 for
 # gnome-keyring's dbus-session-bus dependency), gnome-keyring (the Secret
 # Service), libsecret-tools (secret-tool, for smoke checks), keyutils (keyctl),
-# time (/usr/bin/time: peak memory of the hostile-file tests).
-PKGS=(dbus-daemon dbus-bin dbus-user-session gnome-keyring libsecret-tools keyutils time)
+# time (/usr/bin/time: peak memory of the hostile-file tests), pass and gnupg
+# (the real password store of tests/cli/pass.rs) and git (pass's git store;
+# only a Recommends of pass, so named).
+PKGS=(dbus-daemon dbus-bin dbus-user-session gnome-keyring libsecret-tools keyutils time pass gnupg git)
 
 STEP="start"
 on_exit() {

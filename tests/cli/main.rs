@@ -38,3 +38,6 @@ mod rekey;
 mod audit;
 // kdf-calibrate: the calibration of init alone, touching no vault.
 mod kdf;
+// The `pass` password store: import, export, two-way sync, get --pass,
+// on the real pass and gnupg with a throwaway GNUPGHOME and a git store.
+mod pass;

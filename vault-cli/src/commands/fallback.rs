@@ -32,8 +32,8 @@ pub fn find(key: &KeyName, args: &GetArgs, context: &Context) -> Result<Found, C
         ..KeyOptions::default()
     });
     let pass_backend = PassBackend::from_env();
-    let pass_prefix = Prefix::new(&args.pass_prefix)
-        .map_err(|e| CliError::usage(sanitize(&e.to_string())))?;
+    let pass_prefix =
+        Prefix::new(&args.pass_prefix).map_err(|e| CliError::usage(sanitize(&e.to_string())))?;
     let found = service::get_with_pass_fallback(
         vault.as_ref(),
         key,

@@ -151,8 +151,10 @@ impl FileId {
 
     /// Parses [`as_str`](FileId::as_str) output.
     pub(crate) fn parse(s: &str) -> Option<FileId> {
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b':' || b == b'.'))
-            .then(|| FileId(s.to_owned()))
+        (!s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || b == b':' || b == b'.'))
+        .then(|| FileId(s.to_owned()))
     }
 }
 
@@ -390,11 +392,7 @@ impl PassBackend {
     /// read from the directory, no decryption.
     pub fn list(&self, prefix: &str) -> Result<Vec<String>, PassError> {
         let prefix = Prefix::new(prefix)?;
-        Ok(self
-            .entries(&prefix)?
-            .into_iter()
-            .map(|e| e.name)
-            .collect())
+        Ok(self.entries(&prefix)?.into_iter().map(|e| e.name).collect())
     }
 
     /// The entries under `prefix` with their file identities, sorted by
@@ -513,7 +511,9 @@ fn check_name(name: &str) -> Result<(), PassError> {
     let bad = name.is_empty()
         || name.starts_with('/')
         || name.ends_with('/')
-        || name.split('/').any(|p| p.is_empty() || p == "." || p == "..")
+        || name
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
         || name.contains(['\0', '\n', '\r']);
     if bad {
         return Err(PassError::InvalidName(name.to_owned()));
@@ -572,10 +572,7 @@ mod tests {
         let key = p.key_for("claude/github/token").unwrap();
         assert_eq!(key.as_str(), "github.token");
         assert_eq!(p.pass_name(&key), "claude/github/token");
-        assert_eq!(
-            p.key_for("claude/a/b/c-d_e").unwrap().as_str(),
-            "a.b.c-d_e"
-        );
+        assert_eq!(p.key_for("claude/a/b/c-d_e").unwrap().as_str(), "a.b.c-d_e");
         for bad in [
             "claude/my service/token",
             "claude/gïthub/token",

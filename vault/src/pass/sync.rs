@@ -122,10 +122,7 @@ impl Status {
     /// Whether this key was left behind: the operation is incomplete
     /// (failed, unmappable, conflict).
     pub fn is_incomplete(self) -> bool {
-        matches!(
-            self,
-            Status::Failed | Status::Unmappable | Status::Conflict
-        )
+        matches!(self, Status::Failed | Status::Unmappable | Status::Conflict)
     }
 }
 
@@ -205,9 +202,13 @@ pub fn import(
                 Action::ToVault(theirs),
                 Rec::Set(theirs_mac),
             ),
-            Some(_) if mac == Some(theirs_mac) => {
-                run.plan(&key, Status::Unchanged, None, Action::None, Rec::Set(theirs_mac))
-            }
+            Some(_) if mac == Some(theirs_mac) => run.plan(
+                &key,
+                Status::Unchanged,
+                None,
+                Action::None,
+                Rec::Set(theirs_mac),
+            ),
             Some(_) if options.overwrite => run.plan(
                 &key,
                 Status::Imported,
@@ -326,7 +327,13 @@ pub fn sync(
                     };
                     let theirs_mac = run.mac(&key, &theirs);
                     if Some(theirs_mac) == ours_mac {
-                        run.plan(&key, Status::Unchanged, None, Action::None, Rec::Set(theirs_mac));
+                        run.plan(
+                            &key,
+                            Status::Unchanged,
+                            None,
+                            Action::None,
+                            Rec::Set(theirs_mac),
+                        );
                     } else {
                         run.conflict(
                             &key,
@@ -338,14 +345,26 @@ pub fn sync(
                 }
                 (Some(ours), None) => {
                     let mac = run.mac(&key, &ours);
-                    run.plan(&key, Status::Exported, None, Action::ToPass(ours), Rec::Set(mac));
+                    run.plan(
+                        &key,
+                        Status::Exported,
+                        None,
+                        Action::ToPass(ours),
+                        Rec::Set(mac),
+                    );
                 }
                 (None, Some(entry)) => {
                     let Some(theirs) = run.read(&key, &entry.name) else {
                         continue;
                     };
                     let mac = run.mac(&key, &theirs);
-                    run.plan(&key, Status::Imported, None, Action::ToVault(theirs), Rec::Set(mac));
+                    run.plan(
+                        &key,
+                        Status::Imported,
+                        None,
+                        Action::ToVault(theirs),
+                        Rec::Set(mac),
+                    );
                 }
                 (None, None) => {}
             }
@@ -366,13 +385,23 @@ pub fn sync(
             }
         };
         match (vault_changed, pass_changed) {
-            (false, false) => {
-                run.plan(&key, Status::Unchanged, None, Action::None, Rec::Set(rec.mac))
-            }
+            (false, false) => run.plan(
+                &key,
+                Status::Unchanged,
+                None,
+                Action::None,
+                Rec::Set(rec.mac),
+            ),
             (true, false) => match ours {
                 Some(ours) => {
                     let mac = run.mac(&key, &ours);
-                    run.plan(&key, Status::Exported, None, Action::ToPass(ours), Rec::Set(mac));
+                    run.plan(
+                        &key,
+                        Status::Exported,
+                        None,
+                        Action::ToPass(ours),
+                        Rec::Set(mac),
+                    );
                 }
                 None => run.plan(
                     &key,
@@ -385,7 +414,13 @@ pub fn sync(
             (false, true) => match theirs {
                 Some(theirs) => {
                     let mac = run.mac(&key, &theirs);
-                    run.plan(&key, Status::Imported, None, Action::ToVault(theirs), Rec::Set(mac));
+                    run.plan(
+                        &key,
+                        Status::Imported,
+                        None,
+                        Action::ToVault(theirs),
+                        Rec::Set(mac),
+                    );
                 }
                 None => run.plan(
                     &key,
@@ -600,7 +635,13 @@ impl<'a> Run<'a> {
                 match ours {
                     Some(v) => {
                         let mac = self.mac(key, &v);
-                        self.plan(key, Status::Exported, reason, Action::ToPass(v), Rec::Set(mac));
+                        self.plan(
+                            key,
+                            Status::Exported,
+                            reason,
+                            Action::ToPass(v),
+                            Rec::Set(mac),
+                        );
                     }
                     None => self.plan(
                         key,
@@ -616,7 +657,13 @@ impl<'a> Run<'a> {
                 match theirs {
                     Some(v) => {
                         let mac = self.mac(key, &v);
-                        self.plan(key, Status::Imported, reason, Action::ToVault(v), Rec::Set(mac));
+                        self.plan(
+                            key,
+                            Status::Imported,
+                            reason,
+                            Action::ToVault(v),
+                            Rec::Set(mac),
+                        );
                     }
                     None => self.plan(
                         key,
@@ -740,8 +787,7 @@ fn state_key(pass: &PassBackend, prefix: &Prefix) -> KeyName {
     let id = crypto::hex_lower(digest.get(..8).unwrap_or_default());
     // `_credvault.pass-sync.<16 hex>` is a valid key name.
     #[allow(clippy::expect_used)]
-    KeyName::new(&format!("{}.pass-sync.{id}", super::RESERVED_SEGMENT))
-        .expect("a valid key name")
+    KeyName::new(&format!("{}.pass-sync.{id}", super::RESERVED_SEGMENT)).expect("a valid key name")
 }
 
 fn encode_state(state: &BTreeMap<String, Record>) -> String {

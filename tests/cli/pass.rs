@@ -431,7 +431,7 @@ fn a_custom_prefix_maps_its_own_part_of_the_store() {
     );
     assert_eq!(s.get("db.password").as_deref(), Some(&b"w"[..]));
     let run = s.cv(&["pass", "import", "--prefix", "../etc"]);
-    assert_eq!(run.fails(2).contains("invalid prefix"), true, "{run:?}");
+    assert!(run.fails(2).contains("invalid prefix"), "{run:?}");
 }
 
 #[test]
@@ -745,12 +745,10 @@ fn get_with_pass_falls_back_from_the_vault_to_pass_to_the_environment() {
     let run = run_command(cmd, None).ok();
     assert_eq!(run.stdout, b"from env\n");
     // Without --pass, pass is not consulted.
-    assert_eq!(
-        s.cv(&["get", "github.token"])
-            .fails(1)
-            .contains("github.token"),
-        true
-    );
+    assert!(s
+        .cv(&["get", "github.token"])
+        .fails(1)
+        .contains("github.token"));
     // Nowhere: exit 1, naming the places tried.
     let run = s.cv(&["get", "nowhere.key", "--pass"]);
     assert!(run.fails(1).contains("claude/nowhere/key"), "{run:?}");

@@ -93,7 +93,9 @@ fn get_set_delete_list_through_the_real_pass() {
         ("claude/my service/ünï", "spaces and ünïcödé".as_bytes()),
     ];
     for (name, value) in values {
-        backend.set(name, &SecretValue::new(value.to_vec())).unwrap();
+        backend
+            .set(name, &SecretValue::new(value.to_vec()))
+            .unwrap();
     }
     for (name, value) in values {
         let got = backend.get(name).unwrap().expect("stored above");

@@ -705,7 +705,7 @@ impl<'a> Run<'a> {
         for mut p in planned {
             let name = p.item.pass_name.clone();
             let written = match &p.action {
-                Action::ToPass(v) => pass.set(&name, v).map(|()| ()),
+                Action::ToPass(v) => pass.set(&name, v),
                 Action::DeletePass => pass.delete(&name).map(|_| ()),
                 _ => Ok(()),
             };

@@ -780,3 +780,50 @@ fn status_says_whether_pass_and_an_initialised_store_are_present() {
         "{run:?}"
     );
 }
+
+#[test]
+fn a_vault_change_by_another_process_during_the_sync_is_not_overwritten() {
+    let s = Store::new();
+    s.insert("claude/a/key", b"a1\n");
+    s.set("b.key", b"b1");
+    s.report(&["sync"]);
+    // Pass changes a.key, the vault changes b.key: the sync will import
+    // a.key and export b.key. While pass commits b.key, a git hook (once)
+    // changes a.key in the vault from another credvault process.
+    s.insert("claude/a/key", b"a2 from pass\n");
+    s.set("b.key", b"b2");
+    let hook = s.store.join(".git/hooks/pre-commit");
+    let once = s.sandbox.root().join("hook-ran");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\n[ -e '{once}' ] && exit 0\ntouch '{once}'\nprintf 'a3 from another process' | CREDVAULT_VAULT='{vault}' CREDVAULT_PASSPHRASE='{pw}' '{bin}' --no-keychain set a.key\n",
+            once = once.display(),
+            vault = s.sandbox.vault.display(),
+            pw = crate::common::PASS,
+            bin = env!("CARGO_BIN_EXE_credvault"),
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let (code, report) = s.report(&["sync"]);
+    assert!(once.exists(), "the hook ran");
+    assert_eq!(code, 6, "{report}");
+    assert_eq!(status_of(&report, "b.key"), "exported");
+    assert_eq!(status_of(&report, "a.key"), "failed");
+    // The other process's value is still there; pass's too.
+    assert_eq!(
+        s.get("a.key").as_deref(),
+        Some(&b"a3 from another process"[..])
+    );
+    assert_eq!(s.show("claude/a/key"), b"a2 from pass\n");
+    // Next sync: both sides changed since the last sync: a conflict.
+    let (code, report) = s.report(&["sync"]);
+    assert_eq!(code, 6);
+    assert_eq!(status_of(&report, "a.key"), "conflict");
+    assert_eq!(status_of(&report, "b.key"), "unchanged");
+}

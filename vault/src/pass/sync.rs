@@ -29,7 +29,11 @@
 //! — the values copied from pass, the deletions and the new sync state —
 //! in one locked, atomic save. A key whose read or write fails is reported
 //! `failed` and is left exactly as it was on both sides, its sync state
-//! too, so the next sync tries it again; the other keys are done.
+//! too, so the next sync tries it again; the other keys are done. A key
+//! another process changes in the vault while pass is being written is not
+//! overwritten: the vault is re-read just before the save, and such a key
+//! is reported `failed` and left for the next sync (which then sees a
+//! change on both sides).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -566,14 +570,7 @@ impl<'a> Run<'a> {
     }
 
     fn mac(&self, key: &KeyName, value: &SecretValue) -> [u8; 32] {
-        // HMAC takes keys of any length.
-        #[allow(clippy::expect_used)]
-        let mut m = <HmacSha256 as KeyInit>::new_from_slice(self.mac_key.expose())
-            .expect("HMAC accepts a 32-byte key");
-        m.update(key.as_str().as_bytes());
-        m.update(&[0]);
-        m.update(value.expose());
-        m.finalize().into_bytes().into()
+        mac_with(&self.mac_key, key, value)
     }
 
     /// Decrypts pass entry `name`; on failure records the key as failed
@@ -684,6 +681,7 @@ impl<'a> Run<'a> {
             vault,
             pass,
             options,
+            mac_key,
             state_key,
             mut state,
             mapped,
@@ -701,7 +699,20 @@ impl<'a> Run<'a> {
             });
         }
         let old_state = encode_state(&state);
-        let mut tx_ops: Vec<(KeyName, Option<SecretValue>)> = Vec::new();
+        let old_records = state.clone();
+        // The vault side as planned, to notice another process changing a
+        // key while pass is written (see below).
+        let vault_mac = |vault: &Vault, key: &KeyName| -> Result<Option<[u8; 32]>, PassError> {
+            Ok(vault.get(key)?.map(|v| mac_with(&mac_key, key, &v)))
+        };
+        let mut planned_macs = BTreeMap::new();
+        for p in &planned {
+            if matches!(p.action, Action::ToVault(_) | Action::DeleteVault) {
+                planned_macs.insert(p.key.clone(), vault_mac(vault, &p.key)?);
+            }
+        }
+        // (key, value or deletion, index of its item)
+        let mut tx_ops: Vec<(KeyName, Option<SecretValue>, usize)> = Vec::new();
         for mut p in planned {
             let name = p.item.pass_name.clone();
             let written = match &p.action {
@@ -736,18 +747,43 @@ impl<'a> Run<'a> {
                 }
             }
             match p.action {
-                Action::ToVault(v) => tx_ops.push((p.key.clone(), Some(v))),
-                Action::DeleteVault => tx_ops.push((p.key.clone(), None)),
+                Action::ToVault(v) => tx_ops.push((p.key.clone(), Some(v), items.len())),
+                Action::DeleteVault => tx_ops.push((p.key.clone(), None, items.len())),
                 _ => {}
             }
             items.push(p.item);
+        }
+        // Writing pass takes a while: a key another process changed in the
+        // vault meanwhile is not overwritten but reported failed (and not
+        // recorded as synced), so the next sync sees both changes.
+        if !tx_ops.is_empty() {
+            vault.reload()?;
+            let mut kept = Vec::with_capacity(tx_ops.len());
+            for (key, value, index) in tx_ops {
+                if vault_mac(vault, &key)? == planned_macs.get(&key).copied().flatten() {
+                    kept.push((key, value, index));
+                    continue;
+                }
+                match old_records.get(key.as_str()) {
+                    Some(rec) => state.insert(key.as_str().to_owned(), rec.clone()),
+                    None => state.remove(key.as_str()),
+                };
+                if let Some(item) = items.get_mut(index) {
+                    item.status = Status::Failed;
+                    item.reason = Some(
+                        "changed in the vault by another process during the sync; run it again"
+                            .to_owned(),
+                    );
+                }
+            }
+            tx_ops = kept;
         }
         let new_state = encode_state(&state);
         let mut saved = false;
         if !tx_ops.is_empty() || new_state != old_state {
             let state_value = SecretValue::new(new_state.into_bytes());
             let mut tx = vault.transaction();
-            for (key, value) in &tx_ops {
+            for (key, value, _) in &tx_ops {
                 match value {
                     Some(v) => tx.set(key, v, SetOptions::default())?,
                     None => tx.delete(key),
@@ -774,6 +810,18 @@ impl<'a> Run<'a> {
             dry_run: false,
         })
     }
+}
+
+/// HMAC-SHA256 under `mac_key` of the key name, a NUL and the value.
+fn mac_with(mac_key: &SecretKey, key: &KeyName, value: &SecretValue) -> [u8; 32] {
+    // HMAC takes keys of any length.
+    #[allow(clippy::expect_used)]
+    let mut m = <HmacSha256 as KeyInit>::new_from_slice(mac_key.expose())
+        .expect("HMAC accepts a 32-byte key");
+    m.update(key.as_str().as_bytes());
+    m.update(&[0]);
+    m.update(value.expose());
+    m.finalize().into_bytes().into()
 }
 
 /// The vault key holding the sync state of `prefix` in `pass`'s store.

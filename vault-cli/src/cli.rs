@@ -38,6 +38,10 @@ Environment:
   CREDVAULT_AUDIT_MAX_BYTES
                         rotate the audit log at this size (default 1048576)
   XDG_DATA_HOME         base of the default vault path
+  PASSWORD_STORE_DIR    the pass store of `pass import|export|sync` and
+                        `get --pass` (default ~/.password-store); pass and
+                        gpg also read their own variables (GNUPGHOME,
+                        PASSWORD_STORE_GPG_OPTS, ...)
 
 Exit codes:
   0  success

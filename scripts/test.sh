@@ -23,9 +23,10 @@ cd "$ROOT"
 # dbus-user-session (named explicitly so apt never picks dbus-x11 for
 # gnome-keyring's dbus-session-bus dependency), gnome-keyring (the Secret
 # Service), libsecret-tools (secret-tool, for smoke checks), keyutils (keyctl),
-# time (/usr/bin/time: peak memory of the hostile-file tests).
-# git: the merge driver tests (tests/cli/merge.rs) run the real git.
-PKGS=(dbus-daemon dbus-bin dbus-user-session gnome-keyring libsecret-tools keyutils time git)
+# time (/usr/bin/time: peak memory of the hostile-file tests), pass and gnupg
+# (the real password store of tests/cli/pass.rs) and git (pass's git store,
+# only a Recommends of pass, and the merge driver tests of tests/cli/merge.rs).
+PKGS=(dbus-daemon dbus-bin dbus-user-session gnome-keyring libsecret-tools keyutils time pass gnupg git)
 
 STEP="start"
 on_exit() {

@@ -43,3 +43,6 @@ mod security;
 // One vault on several machines: merge, sync-folder conflict copies, the
 // git merge driver and textconv with the real git (issue 18).
 mod merge;
+// The `pass` password store: import, export, two-way sync, get --pass,
+// on the real pass and gnupg with a throwaway GNUPGHOME and a git store.
+mod pass;

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use credvault::audit::{AuditKey, AuditLog, Event, Outcome, DEFAULT_MAX_BYTES};
 use credvault::Vault;
 
-use crate::cli::{AuditCommand, Command, GlobalArgs, SlotCommand};
+use crate::cli::{AuditCommand, Command, GlobalArgs, PassCommand, SlotCommand};
 use crate::commands::Failure;
 use crate::exit::{CliError, Exit};
 use crate::output::note;
@@ -231,6 +231,14 @@ pub fn describe(command: &Command) -> Option<(String, Option<String>, Option<Str
         }
         Command::Audit(AuditCommand::Show(a)) => ("audit-show", a.key.clone(), None),
         Command::Audit(AuditCommand::Verify) => ("audit-verify", None, None),
+        Command::Pass(c) => {
+            let (op, a) = match c {
+                PassCommand::Import(a) => ("pass-import", &a.common),
+                PassCommand::Export(a) => ("pass-export", &a.common),
+                PassCommand::Sync(a) => ("pass-sync", &a.common),
+            };
+            (op, None, Some(a.prefix.clone()))
+        }
         other => return Some((generic_name(other), None, None)),
     };
     Some((op.to_owned(), key, prefix))

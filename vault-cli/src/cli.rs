@@ -38,6 +38,10 @@ Environment:
   CREDVAULT_AUDIT_MAX_BYTES
                         rotate the audit log at this size (default 1048576)
   XDG_DATA_HOME         base of the default vault path
+  PASSWORD_STORE_DIR    the pass store of `pass import|export|sync` and
+                        `get --pass` (default ~/.password-store); pass and
+                        gpg also read their own variables (GNUPGHOME,
+                        PASSWORD_STORE_GPG_OPTS, ...)
 
 Exit codes:
   0  success
@@ -53,6 +57,7 @@ Exit codes:
   6  legacy migration incomplete: a legacy file or value could not be read,
      decrypted or migrated (import-legacy, migrate-env, get --config);
      merge --conflict-copies: a conflict copy could not be merged (kept)
+     `pass import|export|sync`: a key failed, was unmappable or conflicts
   126, 127  exec: the program cannot be run / was not found; otherwise exec
      exits with the program's own status";
 
@@ -352,6 +357,23 @@ pub enum Command {
     /// replaces it); values are never printed. Running it twice is
     /// harmless.
     Import(ImportArgs),
+
+    /// Share credentials with `pass`, the standard Unix password store:
+    /// import, export, two-way sync.
+    ///
+    /// Pass entries PREFIX<service>/<type> (default prefix claude/) are
+    /// vault keys <service>.<type>; deeper paths map the same way
+    /// (claude/a/b/c is a.b.c). Pass names that cannot be keys (spaces,
+    /// dots, non-ASCII in a path component) are reported "unmappable",
+    /// never renamed. An entry's whole content is the value, one trailing
+    /// newline stripped. Everything goes through the real `pass` program
+    /// (values on stdin, never on a command line), so a store that is a git
+    /// repository gets pass's own commits. The store is --store, else
+    /// $PASSWORD_STORE_DIR, else ~/.password-store. Exit 6 when a key
+    /// failed (a gpg error, a missing key), was unmappable or is a
+    /// conflict; everything else was done.
+    #[command(subcommand)]
+    Pass(PassCommand),
 
     /// Show or check the tamper-evident audit log (VAULT.audit.jsonl).
     ///
@@ -761,6 +783,17 @@ pub struct GetArgs {
     /// {"postgresql": {"password": ...}}).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// After the vault, look KEY up in the `pass` password store
+    /// ($PASSWORD_STORE_DIR, else ~/.password-store) as
+    /// PREFIX<service>/<type> (see --pass-prefix), before --env and
+    /// --config.
+    #[arg(long)]
+    pub pass: bool,
+
+    /// The prefix of --pass.
+    #[arg(long, value_name = "PREFIX", default_value = credvault::pass::DEFAULT_PREFIX, requires = "pass")]
+    pub pass_prefix: String,
 }
 
 /// Arguments of `import-legacy`.
@@ -807,6 +840,92 @@ pub struct ImportLegacyArgs {
     /// key failed or was kept.
     #[arg(long)]
     pub remove_legacy: bool,
+}
+
+/// `pass` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PassCommand {
+    /// Copy the entries under the prefix from pass into the vault, in one
+    /// save.
+    ///
+    /// Every key is reported imported, unchanged (the vault holds the same
+    /// value), kept (the vault holds a different value; --overwrite
+    /// replaces it), unmappable or failed; values are never printed.
+    /// Running it twice is harmless.
+    Import(PassArgs),
+
+    /// Copy every vault entry into pass under the prefix (`pass insert`,
+    /// one entry at a time).
+    ///
+    /// Every key is reported exported, unchanged, kept (pass holds a
+    /// different value; --overwrite replaces it) or failed.
+    Export(PassArgs),
+
+    /// Two-way sync of the vault and the entries under the prefix.
+    ///
+    /// The vault remembers (inside the vault) what each entry was at the
+    /// last sync. A side that changed since then is copied to the other,
+    /// a deletion too (removed-from-vault, removed-from-pass); when both
+    /// changed the key is reported "conflict" and left alone, unless
+    /// --prefer names the side that wins. Entries never synced before are
+    /// copied where missing and conflict when both sides differ. Only pass
+    /// files that changed on disk are decrypted. A key that fails is left
+    /// as it was on both sides (exit 6); the vault side of the others is
+    /// saved at once.
+    Sync(PassSyncArgs),
+}
+
+/// Options shared by the `pass` subcommands.
+#[derive(Debug, Args)]
+pub struct PassStoreArgs {
+    /// The part of the store that maps to the vault: PREFIX<service>/<type>
+    /// is <service>.<type>. An empty prefix maps the whole store.
+    #[arg(long, value_name = "PREFIX", default_value = credvault::pass::DEFAULT_PREFIX)]
+    pub prefix: String,
+
+    /// The password store [default: $PASSWORD_STORE_DIR, else
+    /// ~/.password-store].
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+
+    /// Decide and report what would happen; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Arguments of `pass import` and `pass export`.
+#[derive(Debug, Args)]
+pub struct PassArgs {
+    /// Prefix, store, dry run.
+    #[command(flatten)]
+    pub common: PassStoreArgs,
+
+    /// Replace a different value on the receiving side (default: keep it
+    /// and report "kept").
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// Arguments of `pass sync`.
+#[derive(Debug, Args)]
+pub struct PassSyncArgs {
+    /// Prefix, store, dry run.
+    #[command(flatten)]
+    pub common: PassStoreArgs,
+
+    /// Which side wins when both changed since the last sync (default:
+    /// neither; the key is reported "conflict" and left alone).
+    #[arg(long, value_enum, value_name = "SIDE")]
+    pub prefer: Option<PreferArg>,
+}
+
+/// The winning side of a sync conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PreferArg {
+    /// The vault's value (or deletion) goes to pass.
+    Vault,
+    /// Pass's value (or deletion) goes to the vault.
+    Pass,
 }
 
 /// The OS that wrote a credentials.json.

@@ -31,6 +31,10 @@
 //!   also finds the app's safeStorage password in the OS keyring.
 //! - `audit`: a tamper-evident, hash-chained and HMAC-authenticated log of
 //!   operations (`audit`), which the CLI writes for every command.
+//! - `pass`: interop with the `pass` password store (`pass`): a
+//!   `PassBackend` over the real `pass` program, and import, export and
+//!   two-way sync of `claude/<service>/<type>` entries, with the sync
+//!   state kept inside the vault.
 //!
 //! ```
 //! use credvault::{KdfParams, KeyName, NewSlot, Passphrase, PassphraseUnlocker, SecretValue, Vault};
@@ -67,6 +71,8 @@ pub mod format;
 #[cfg(feature = "legacy")]
 pub mod legacy;
 pub mod merge;
+#[cfg(feature = "pass")]
+pub mod pass;
 pub mod secret_env;
 #[cfg(feature = "legacy")]
 pub mod service;

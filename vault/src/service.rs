@@ -66,6 +66,10 @@ pub enum ServiceError {
     /// The legacy config file could not be read.
     #[error("legacy config: {0}")]
     ConfigIo(#[from] LegacyIoError),
+    /// The `pass` step of [`get_with_pass_fallback`] failed.
+    #[cfg(feature = "pass")]
+    #[error("pass: {0}")]
+    Pass(#[from] crate::pass::PassError),
     /// The legacy config file, or the value in it, is not usable.
     #[error("legacy config {path}: {reason}")]
     Config {
@@ -85,6 +89,8 @@ pub enum Source {
     Environment(String),
     /// This legacy config file.
     LegacyConfig(PathBuf),
+    /// This entry of the `pass` password store (feature `pass`).
+    Pass(String),
 }
 
 impl Source {
@@ -94,6 +100,7 @@ impl Source {
             Source::Vault => "vault",
             Source::Environment(_) => "environment",
             Source::LegacyConfig(_) => "config",
+            Source::Pass(_) => "pass",
         }
     }
 }
@@ -255,6 +262,44 @@ pub fn get_with_fallback(
         }
     }
     Ok(None)
+}
+
+/// [`get_with_fallback`] with a `pass` step after the vault: the vault,
+/// then the pass entry of `key` under the prefix (`claude/github/token` for
+/// `github.token`), then the environment variable, then the legacy config
+/// file. `pass` `None` skips the pass step; a store that is not
+/// initialised is skipped too. A pass entry that exists but cannot be
+/// decrypted is an error, not a fall-through.
+#[cfg(feature = "pass")]
+pub fn get_with_pass_fallback(
+    vault: Option<&Vault>,
+    key: &KeyName,
+    pass: Option<(&crate::pass::PassBackend, &crate::pass::Prefix)>,
+    env_var: Option<&str>,
+    env: &dyn Fn(&str) -> Option<OsString>,
+    legacy_config: Option<&Path>,
+    keys: &mut SafeStorage,
+) -> Result<Option<Found>, ServiceError> {
+    if let Some(vault) = vault {
+        if let Some(value) = vault.get(key)? {
+            return Ok(Some(Found {
+                value,
+                source: Source::Vault,
+            }));
+        }
+    }
+    if let Some((backend, prefix)) = pass {
+        if backend.is_initialised() {
+            let name = prefix.pass_name(key);
+            if let Some(value) = backend.get(&name)? {
+                return Ok(Some(Found {
+                    value,
+                    source: Source::Pass(name),
+                }));
+            }
+        }
+    }
+    get_with_fallback(None, key, env_var, env, legacy_config, keys)
 }
 
 /// The value of `key` in a legacy config file: a JSON object where it is

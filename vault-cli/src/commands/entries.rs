@@ -118,7 +118,7 @@ fn read_stdin(max: usize) -> Result<Zeroizing<Vec<u8>>, CliError> {
 /// `fallback`) and says which source did.
 pub fn get(args: &GetArgs, context: &Context, format: Format) -> Result<Exit, Failure> {
     let key = KeyName::new(&args.key)?;
-    let (value, source) = if args.env.is_some() || args.config.is_some() {
+    let (value, source) = if args.env.is_some() || args.config.is_some() || args.pass {
         let found = super::fallback::find(&key, args, context)?;
         (found.value, Some(found.source))
     } else {
@@ -130,6 +130,7 @@ pub fn get(args: &GetArgs, context: &Context, format: Format) -> Result<Exit, Fa
         note(&super::fallback::describe(&key, source));
     }
     let (source_kind, source_env, source_config) = super::fallback::json_fields(source.as_ref());
+    let source_pass = super::fallback::pass_field(source.as_ref());
     match format {
         Format::Text => {
             let mut out = Zeroizing::new(Vec::with_capacity(value.len() + 1));
@@ -150,6 +151,8 @@ pub fn get(args: &GetArgs, context: &Context, format: Format) -> Result<Exit, Fa
                 env: Option<&'a str>,
                 #[serde(skip_serializing_if = "Option::is_none")]
                 config: Option<&'a str>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                pass: Option<&'a str>,
             }
             // Worst case JSON escaping is 6 bytes per byte (\u00XX).
             let capacity = 6 * (value.len() + key.as_str().len()) + 64;
@@ -162,6 +165,7 @@ pub fn get(args: &GetArgs, context: &Context, format: Format) -> Result<Exit, Fa
                         source: source_kind,
                         env: source_env,
                         config: source_config.as_deref(),
+                        pass: source_pass,
                     },
                     capacity,
                 )?,
@@ -177,6 +181,7 @@ pub fn get(args: &GetArgs, context: &Context, format: Format) -> Result<Exit, Fa
                             source: source_kind,
                             env: source_env,
                             config: source_config.as_deref(),
+                            pass: source_pass,
                         },
                         capacity,
                     )?;

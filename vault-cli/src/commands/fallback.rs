@@ -1,10 +1,12 @@
-//! The fallback chain of `get KEY --env VAR [--config FILE]`: the vault,
-//! then the environment variable, then a legacy config file
-//! (`credvault::service::get_with_fallback`). A vault that does not exist
+//! The fallback chain of `get KEY [--pass] --env VAR [--config FILE]`: the
+//! vault, then (with `--pass`) the pass entry, then the environment
+//! variable, then a legacy config file
+//! (`credvault::service::get_with_pass_fallback`). A vault that does not exist
 //! yet is skipped; one that exists but cannot be opened is an error (a
 //! wrong passphrase must not silently fall through to other sources).
 
 use credvault::legacy::{KeyOptions, SafeStorage};
+use credvault::pass::{PassBackend, Prefix};
 use credvault::service::{self, Found, ServiceError, Source};
 use credvault::{store, KeyName, VaultError};
 
@@ -29,9 +31,13 @@ pub fn find(key: &KeyName, args: &GetArgs, context: &Context) -> Result<Found, C
         os_keychain: !context.no_keychain,
         ..KeyOptions::default()
     });
-    let found = service::get_with_fallback(
+    let pass_backend = PassBackend::from_env();
+    let pass_prefix =
+        Prefix::new(&args.pass_prefix).map_err(|e| CliError::usage(sanitize(&e.to_string())))?;
+    let found = service::get_with_pass_fallback(
         vault.as_ref(),
         key,
+        args.pass.then_some((&pass_backend, &pass_prefix)),
         args.env.as_deref(),
         &|var| std::env::var_os(var),
         args.config.as_deref(),
@@ -39,6 +45,7 @@ pub fn find(key: &KeyName, args: &GetArgs, context: &Context) -> Result<Found, C
     )
     .map_err(|e| match e {
         ServiceError::Vault(v) => CliError::from(v),
+        ServiceError::Pass(p) => super::pass::error(p),
         ServiceError::ConfigIo(io) => CliError::new(
             Exit::FileSystem,
             format!("cannot read the config file: {}", sanitize(&io.to_string())),
@@ -47,6 +54,9 @@ pub fn find(key: &KeyName, args: &GetArgs, context: &Context) -> Result<Found, C
     })?;
     found.ok_or_else(|| {
         let mut places = vec!["the vault".to_owned()];
+        if args.pass {
+            places.push(format!("pass ({})", sanitize(&pass_prefix.pass_name(key))));
+        }
         if let Some(var) = &args.env {
             places.push(format!("${}", sanitize(var)));
         }
@@ -71,6 +81,7 @@ pub fn describe(key: &KeyName, source: &Source) -> String {
             "{key}: from the legacy config file {}",
             sanitize(&path.display().to_string())
         ),
+        Source::Pass(name) => format!("{key}: from the pass entry {}", sanitize(name)),
     }
 }
 
@@ -85,5 +96,14 @@ pub fn json_fields(
         Some(s @ Source::LegacyConfig(path)) => {
             (Some(s.kind()), None, Some(path.display().to_string()))
         }
+        Some(s @ Source::Pass(_)) => (Some(s.kind()), None, None),
+    }
+}
+
+/// The `pass` member of `get --json`: the pass entry that answered.
+pub fn pass_field(source: Option<&Source>) -> Option<&str> {
+    match source {
+        Some(Source::Pass(name)) => Some(name.as_str()),
+        _ => None,
     }
 }

@@ -13,6 +13,7 @@ mod init;
 mod kdf;
 mod legacy;
 mod merge;
+mod pass;
 mod rekey;
 mod session;
 mod slot;
@@ -96,6 +97,7 @@ pub fn run(
         Command::Recovery(crate::cli::RecoveryCommand::Rotate(args)) => {
             rekey::rotate(args, context, format)
         }
+        Command::Pass(command) => pass::run(command, context, format),
         Command::Export(args) => export::export(args, context, format),
         Command::Import(args) => export::import(args, context, format),
         Command::Merge(args) => merge::merge(args, context, format),

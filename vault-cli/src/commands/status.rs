@@ -51,6 +51,9 @@ struct Status {
     /// Sync-folder conflict copies beside the vault (`merge
     /// --conflict-copies` merges them).
     conflict_copies: Vec<ConflictCopyJson>,
+    /// The `pass` password store: whether `pass` runs and the store is
+    /// initialised.
+    pass: PassJson,
     warnings: Vec<String>,
 }
 
@@ -59,6 +62,23 @@ struct ConflictCopyJson {
     path: String,
     /// Syncthing, Dropbox or Nextcloud.
     tool: &'static str,
+}
+
+#[derive(Serialize)]
+struct PassJson {
+    available: bool,
+    initialised: bool,
+    store: String,
+}
+
+/// Whether `pass` and an initialised store are present.
+fn pass_state() -> PassJson {
+    let a = credvault::pass::PassBackend::from_env().availability();
+    PassJson {
+        available: a.program,
+        initialised: a.initialised,
+        store: a.store_dir.display().to_string(),
+    }
 }
 
 #[derive(Serialize)]
@@ -190,6 +210,7 @@ pub fn run(args: &StatusArgs, context: &Context, format: Format) -> Result<Exit,
         tombstones: view.opened.as_ref().map(|o| o.vault.tombstones().count()),
         save_counter: view.header.save_counter,
         conflict_copies,
+        pass: pass_state(),
         warnings,
     };
     match format {
@@ -477,6 +498,14 @@ fn text(status: &Status, view: &View, context: &Context) -> String {
         &status.tombstones.map_or_else(unknown, |n| n.to_string()),
     );
     line("save counter:", &status.save_counter.to_string());
+    let pass = &status.pass;
+    let pass_line = match (pass.available, pass.initialised) {
+        (true, true) => format!("available, store at {} (initialised)", pass.store),
+        (true, false) => format!("available, no initialised store at {}", pass.store),
+        (false, true) => format!("not installed; a store exists at {}", pass.store),
+        (false, false) => "not installed, no store".to_owned(),
+    };
+    line("pass:", &pass_line);
     out.push_str("slots:\n");
     out.push_str(&slot_lines(view, &status.slots, "  "));
     if !status.conflict_copies.is_empty() {

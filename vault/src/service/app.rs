@@ -206,6 +206,18 @@ pub struct Opened {
     pub recovery_code: Option<zeroize::Zeroizing<String>>,
 }
 
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("service", &self.service)
+            .field(
+                "recovery_code",
+                &self.recovery_code.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
 impl CredentialService {
     /// Opens the vault of `options` (creating it when asked and absent),
     /// unlocking it as the CLI does: a session key cached by `credvault
@@ -677,4 +689,87 @@ fn create(
     ];
     let vault = Vault::create_with_slots(path, slots, options.open.clone())?;
     Ok((vault, code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KeyName, PassphraseUnlocker, SecretValue};
+
+    fn options(path: &Path) -> ServiceOptions {
+        ServiceOptions {
+            path: Some(path.to_owned()),
+            passphrase: Some(Passphrase::from("pw")),
+            keychain: false,
+            create: true,
+            kdf: Some(KdfParams::new(8 * 1024, 1, 1).unwrap()),
+            ..ServiceOptions::default()
+        }
+    }
+
+    #[test]
+    fn open_creates_once_with_a_recovery_code_then_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.cvault");
+        let first = CredentialService::open(options(&path)).unwrap();
+        assert!(first.recovery_code.is_some());
+        let code = first.recovery_code.unwrap();
+        assert!(RecoveryKey::from_code(&code).is_ok());
+        let again = CredentialService::open(options(&path)).unwrap();
+        assert!(again.recovery_code.is_none());
+        let mut bad = options(&path);
+        bad.passphrase = Some(Passphrase::from("wrong"));
+        let e = CredentialService::open(bad).unwrap_err();
+        assert_eq!(e.kind(), "unlock");
+        let mut none = options(&dir.path().join("none.cvault"));
+        none.create = false;
+        assert_eq!(
+            CredentialService::open(none).unwrap_err().kind(),
+            "file_system"
+        );
+    }
+
+    #[test]
+    fn refresh_sees_another_handles_save_and_skips_an_unchanged_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.cvault");
+        let mut s = CredentialService::open(options(&path)).unwrap().service;
+        s.store("a.one", "1").unwrap();
+        assert_eq!(s.list().unwrap(), ["a.one"]);
+        let seen = s.seen.clone();
+        assert!(seen.is_some());
+        // Nothing changed: the stamp holds.
+        assert!(s.has("a.one").unwrap());
+        assert_eq!(s.seen, seen);
+        // Another handle saves: the next read sees it.
+        let mut other =
+            Vault::open(&path, &mut PassphraseUnlocker::new(Passphrase::from("pw"))).unwrap();
+        other
+            .set(&KeyName::new("a.two").unwrap(), &SecretValue::from("2"))
+            .unwrap();
+        assert_eq!(s.retrieve("a.two").unwrap().unwrap().expose(), b"2");
+        assert_ne!(s.seen, seen);
+        // The handle's own save, then another's: both visible.
+        s.store("a.three", "3").unwrap();
+        other.delete(&KeyName::new("a.one").unwrap()).unwrap();
+        assert_eq!(s.list().unwrap(), ["a.three", "a.two"]);
+    }
+
+    #[test]
+    fn status_and_kinds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.cvault");
+        let mut s = CredentialService::open(options(&path)).unwrap().service;
+        s.store("a.b", "x").unwrap();
+        let st = s.status().unwrap();
+        assert_eq!(st.backends, ["passphrase", "recovery"]);
+        assert_eq!(st.unlocked_by, "passphrase");
+        assert_eq!(st.entries, 1);
+        assert_eq!(s.store("bad key", "x").unwrap_err().kind(), "usage");
+        assert_eq!(vault_error_kind(&VaultError::Tampered), "unreadable");
+        assert_eq!(
+            ServiceError::from(StoreError::NotFound(path)).kind(),
+            "file_system"
+        );
+    }
 }

@@ -18,9 +18,13 @@
 //!
 //! Reads ([`retrieve`](CredentialService::retrieve),
 //! [`has`](CredentialService::has), [`list`](CredentialService::list),
-//! [`get_with_fallback`](CredentialService::get_with_fallback)) re-read the
-//! vault file first, so they see what other processes saved, as the app's
-//! file-backed service did; writes always re-read under the lock.
+//! [`get_with_fallback`](CredentialService::get_with_fallback)) first check
+//! whether the vault file changed ([`CredentialService::refresh`]: a `stat`,
+//! and a reload only after another process's save), so they see what other
+//! processes saved, as the app's file-backed service did; writes always
+//! re-read under the lock. [`CredentialService::open`] opens or creates the
+//! vault as the CLI does, and [`CredentialService::audited`] writes the CLI's
+//! audit line of an operation (module `app`, used by the Node module).
 //!
 //! The building blocks are free functions too ([`get_with_fallback`],
 //! [`migrate_from_env`], [`legacy_config_value`]), for callers that hold a

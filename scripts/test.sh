@@ -121,6 +121,11 @@ CREDVAULT_TEST_KEYRING=absent bash scripts/without-dbus.sh cargo test --workspac
 step "cargo test --workspace  [Secret Service, CREDVAULT_TEST_KEYRING=secret-service]"
 CREDVAULT_TEST_KEYRING=secret-service bash scripts/with-secret-service.sh cargo test --workspace
 
+# The Node/Electron module (bindings/node): npm ci, build, tsc, node --test in
+# both keyring modes.
+step "scripts/test-node.sh  [bindings/node: npm ci, build, tsc, npm test x2]"
+bash scripts/test-node.sh
+
 # ---- 5. fuzzing ------------------------------------------------------------------
 step "fuzz workspace: cargo fmt --check, clippy -D warnings"
 cargo fmt --manifest-path fuzz/Cargo.toml --check

@@ -918,6 +918,35 @@ pub fn rfc3339(t: SystemTime) -> String {
     )
 }
 
+/// The login name of the real user, for [`Event::user`]: the uid looked
+/// up in /etc/passwd, else `$USER`, else `uid:N` (elsewhere `%USERNAME%`,
+/// `$USER`, or `unknown`).
+pub fn user() -> String {
+    #[cfg(unix)]
+    {
+        let uid = rustix::process::getuid().as_raw();
+        let from_passwd = std::fs::read_to_string("/etc/passwd")
+            .ok()
+            .and_then(|text| {
+                text.lines().find_map(|line| {
+                    let mut fields = line.split(':');
+                    let name = fields.next()?;
+                    let id = fields.nth(1)?;
+                    (id.parse() == Ok(uid)).then(|| name.to_owned())
+                })
+            });
+        from_passwd
+            .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| format!("uid:{uid}"))
+    }
+    #[cfg(not(unix))]
+    {
+        std::env::var("USERNAME")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "unknown".to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

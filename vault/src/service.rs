@@ -18,9 +18,13 @@
 //!
 //! Reads ([`retrieve`](CredentialService::retrieve),
 //! [`has`](CredentialService::has), [`list`](CredentialService::list),
-//! [`get_with_fallback`](CredentialService::get_with_fallback)) re-read the
-//! vault file first, so they see what other processes saved, as the app's
-//! file-backed service did; writes always re-read under the lock.
+//! [`get_with_fallback`](CredentialService::get_with_fallback)) first check
+//! whether the vault file changed ([`CredentialService::refresh`]: a `stat`,
+//! and a reload only after another process's save), so they see what other
+//! processes saved, as the app's file-backed service did; writes always
+//! re-read under the lock. [`CredentialService::open`] opens or creates the
+//! vault as the CLI does, and [`CredentialService::audited`] writes the CLI's
+//! audit line of an operation (module `app`, used by the Node module).
 //!
 //! The building blocks are free functions too ([`get_with_fallback`],
 //! [`migrate_from_env`], [`legacy_config_value`]), for callers that hold a
@@ -37,6 +41,12 @@ use crate::format::{KeyName, NameError};
 use crate::legacy::credentials_json::{self, LegacyValue};
 use crate::legacy::{file, KeyOptions, LegacyIoError, SafeStorage};
 use crate::vault::{SetOptions, Vault, VaultError};
+
+mod app;
+pub use app::{
+    backends, default_credentials_path, default_vault_path, vault_error_kind, LegacyImport,
+    LegacyItem, LegacyReport, Opened, ServiceOptions, Status, StatusSlot, ENV_VAULT, KEYCHAIN_ONLY,
+};
 
 /// The environment variables the app used before it had a credential
 /// store, and the keys they belong under: the default of
@@ -78,6 +88,17 @@ pub enum ServiceError {
         /// Why (never the value).
         reason: String,
     },
+    /// Invalid arguments (the CLI's `usage`).
+    #[error("{0}")]
+    Usage(String),
+    /// An import's re-read did not hold what was imported; the legacy
+    /// file was left alone.
+    #[error("verification failed: {0}; the legacy file was left alone")]
+    Verify(crate::legacy::VerifyError),
+    /// The audit log could not be written under `CREDVAULT_AUDIT=required`.
+    #[cfg(feature = "audit")]
+    #[error("{0}")]
+    Audit(crate::audit::AuditError),
 }
 
 /// Which link of the fallback chain answered.
@@ -366,6 +387,14 @@ pub struct CredentialService {
     vault: Vault,
     legacy_config: Option<PathBuf>,
     keys: SafeStorage,
+    /// The legacy app's name (for [`CredentialService::import_legacy`]).
+    app_name: String,
+    /// Whether the OS keyring may be asked (safeStorage passwords).
+    os_keychain: bool,
+    /// The vault file's identity when last checked ([`CredentialService::refresh`]).
+    seen: Option<app::Stamp>,
+    #[cfg(feature = "audit")]
+    audit: Option<app::Audit>,
 }
 
 impl std::fmt::Debug for CredentialService {
@@ -384,6 +413,11 @@ impl CredentialService {
             vault,
             legacy_config: None,
             keys: SafeStorage::new(KeyOptions::default()),
+            app_name: crate::legacy::DEFAULT_APP_NAME.to_owned(),
+            os_keychain: true,
+            seen: None,
+            #[cfg(feature = "audit")]
+            audit: None,
         }
     }
 
@@ -394,6 +428,13 @@ impl CredentialService {
         self.legacy_config = Some(path.to_owned());
         self.keys = SafeStorage::new(keys);
         self
+    }
+
+    /// Sets the legacy config file consulted last by
+    /// [`get_with_fallback`](CredentialService::get_with_fallback), or none,
+    /// keeping how `enc:` values are decrypted.
+    pub fn set_legacy_config(&mut self, path: Option<&Path>) {
+        self.legacy_config = path.map(Path::to_owned);
     }
 
     /// The vault.
@@ -417,7 +458,7 @@ impl CredentialService {
     /// `retrieve(key)`: the value, or `None` (the app's `null`).
     pub fn retrieve(&mut self, key: &str) -> Result<Option<SecretValue>, ServiceError> {
         let name = KeyName::new(key)?;
-        self.vault.reload()?;
+        self.refresh()?;
         Ok(self.vault.get(&name)?)
     }
 
@@ -430,16 +471,22 @@ impl CredentialService {
     /// `has(key)`.
     pub fn has(&mut self, key: &str) -> Result<bool, ServiceError> {
         let name = KeyName::new(key)?;
-        self.vault.reload()?;
+        self.refresh()?;
         Ok(self.vault.has(&name))
     }
 
     /// `list()`: every key, sorted.
     pub fn list(&mut self) -> Result<Vec<String>, ServiceError> {
-        self.vault.reload()?;
+        self.list_prefix(None)
+    }
+
+    /// `list(prefix)`: the keys starting with `prefix` (all with `None`),
+    /// sorted.
+    pub fn list_prefix(&mut self, prefix: Option<&str>) -> Result<Vec<String>, ServiceError> {
+        self.refresh()?;
         Ok(self
             .vault
-            .list(None)
+            .list(prefix)
             .into_iter()
             .map(|k| k.as_str().to_owned())
             .collect())
@@ -460,6 +507,7 @@ impl CredentialService {
             .iter()
             .map(|(v, k)| ((*v).to_owned(), (*k).to_owned()))
             .collect();
+        self.refresh()?;
         Ok(migrate_from_env(
             &mut self.vault,
             &map,
@@ -475,12 +523,22 @@ impl CredentialService {
         key: &str,
         env_var: &str,
     ) -> Result<Option<Found>, ServiceError> {
+        self.get_with_fallback_opt(key, Some(env_var))
+    }
+
+    /// [`get_with_fallback`](CredentialService::get_with_fallback) with
+    /// the environment variable optional.
+    pub fn get_with_fallback_opt(
+        &mut self,
+        key: &str,
+        env_var: Option<&str>,
+    ) -> Result<Option<Found>, ServiceError> {
         let name = KeyName::new(key)?;
-        self.vault.reload()?;
+        self.refresh()?;
         get_with_fallback(
             Some(&self.vault),
             &name,
-            Some(env_var),
+            env_var,
             &|var| std::env::var_os(var),
             self.legacy_config.as_deref(),
             &mut self.keys,

@@ -28,7 +28,7 @@ use super::kdf::{self, describe, weak_warning, KdfJson};
 use super::Failure;
 
 /// The warning for a vault only this machine's keychain opens.
-pub const KEYCHAIN_ONLY: &str = "the vault opens only with this machine's OS keychain: a copy or backup cannot be opened elsewhere; add a portable passphrase slot with `credvault slot add passphrase`";
+pub use credvault::service::KEYCHAIN_ONLY;
 
 /// Runs `init`.
 pub fn run(args: &InitArgs, context: &Context, format: Format) -> Result<Exit, Failure> {

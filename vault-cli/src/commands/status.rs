@@ -223,18 +223,7 @@ pub fn run(args: &StatusArgs, context: &Context, format: Format) -> Result<Exit,
 /// The slot types present, in order of preference: the keychain (no
 /// prompt), the passphrase, the recovery code as a last resort.
 fn backends(slots: &[Slot]) -> Vec<&'static str> {
-    let has = |f: fn(&SlotKind) -> bool| slots.iter().any(|s| f(&s.kind));
-    let mut out = Vec::new();
-    if has(|k| matches!(k, SlotKind::Keychain(_))) {
-        out.push("keychain");
-    }
-    if has(|k| matches!(k, SlotKind::Passphrase(_))) {
-        out.push("passphrase");
-    }
-    if has(|k| matches!(k, SlotKind::Recovery(_))) {
-        out.push("recovery");
-    }
-    out
+    credvault::service::backends(slots)
 }
 
 struct KeychainState {

@@ -1,0 +1,4 @@
+//! Linker setup for a Node-API module.
+fn main() {
+    napi_build::setup();
+}

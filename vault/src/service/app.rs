@@ -1,0 +1,788 @@
+//! What a long-lived face (the Node/Electron module, `bindings/node`)
+//! needs beyond the app's six methods: opening or creating the vault the
+//! way the CLI does ([`CredentialService::open`]), a cheap check for
+//! saves by other processes before every read ([`CredentialService::refresh`]),
+//! the audit line of every operation, `status`, `import-legacy` and the
+//! CLI's error kinds ([`ServiceError::kind`]).
+//!
+//! # Other processes
+//!
+//! A handle lives for hours while the CLI or another app instance saves.
+//! Every save replaces the file by a rename (FORMAT.md §7), so the file's
+//! identity (device, inode, size, modification and change times) changes
+//! with every save. Before a read the handle compares that identity with
+//! the one it last checked, a `stat` and nothing more. When it differs,
+//! the file's header is read and compared with the handle's: the header
+//! holds the save counter and a fresh random body nonce per save, so an
+//! equal header means the same save (the handle's own, typically) and a
+//! different one means a full reload. The identity is taken *before* the
+//! file is read, so a save racing with the check costs at most one more
+//! reload, never a missed one. Writes need none of this: they re-read the
+//! file under the lock ([`Vault::set`]), so no write made elsewhere is lost.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::crypto::kdf;
+use crate::format::{self, limits, KdfParams, SlotKind};
+use crate::legacy::{
+    credentials_json, file, ImportOptions, ImportPlan, KeyOptions, Platform, SafeStorage,
+    SafeStoragePassword, VerifyError,
+};
+use crate::slots::RecoveryKey;
+use crate::store::{self, StoreError};
+use crate::vault::{NewSlot, OpenOptions, UnlockError, Vault, VaultError};
+use crate::Passphrase;
+
+use super::{CredentialService, ServiceError};
+
+/// The environment variable naming the vault (as the CLI's).
+pub const ENV_VAULT: &str = "CREDVAULT_VAULT";
+
+/// The default vault path, as the CLI's: a non-empty `CREDVAULT_VAULT`,
+/// else `$XDG_DATA_HOME/credvault/vault.cvault` (normally
+/// `~/.local/share/credvault/vault.cvault`; the platform's data directory
+/// elsewhere).
+pub fn default_vault_path() -> Result<PathBuf, ServiceError> {
+    if let Some(path) = std::env::var_os(ENV_VAULT).filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    directories::BaseDirs::new()
+        .map(|dirs| dirs.data_dir().join("credvault").join("vault.cvault"))
+        .ok_or_else(|| {
+            ServiceError::Usage(format!(
+                "cannot find a home directory for the default vault path; give a path or set {ENV_VAULT}"
+            ))
+        })
+}
+
+/// The app's `credentials.json`: `<config dir>/<app>/credentials.json`
+/// (Electron's userData directory: `~/.config/<app>` on Linux).
+pub fn default_credentials_path(app_name: &str) -> Result<PathBuf, ServiceError> {
+    directories::BaseDirs::new()
+        .map(|dirs| dirs.config_dir().join(app_name).join("credentials.json"))
+        .ok_or_else(|| {
+            ServiceError::Usage(
+                "cannot find a home directory for the default credentials.json; give its path"
+                    .to_owned(),
+            )
+        })
+}
+
+/// How [`CredentialService::open`] finds, unlocks or creates the vault.
+pub struct ServiceOptions {
+    /// The vault; `None`: [`default_vault_path`].
+    pub path: Option<PathBuf>,
+    /// A passphrase for passphrase slots (and the passphrase slot of a new
+    /// vault).
+    pub passphrase: Option<Passphrase>,
+    /// Whether the OS keychain may be used (keychain slots, and a keychain
+    /// slot for a new vault).
+    pub keychain: bool,
+    /// Create the vault when there is none: a keychain slot when the
+    /// keychain is usable (plus a passphrase slot if a passphrase is
+    /// given), else a passphrase slot; and a recovery slot.
+    pub create: bool,
+    /// Argon2id parameters of a new passphrase slot; `None` calibrates on
+    /// this machine toward 0.75 s, as `credvault init` does.
+    pub kdf: Option<KdfParams>,
+    /// The legacy app's name (`claude-pilot`): where its `credentials.json`
+    /// and safeStorage password are.
+    pub app_name: String,
+    /// Engine options (lock timeout, generations, rollback marks). The
+    /// default keeps the CLI's rollback marks (FORMAT.md §9.2), so the app
+    /// and the CLI guard the same vault alike.
+    pub open: OpenOptions,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions {
+            path: None,
+            passphrase: None,
+            keychain: true,
+            create: false,
+            kdf: None,
+            app_name: crate::legacy::DEFAULT_APP_NAME.to_owned(),
+            open: OpenOptions {
+                rollback: crate::store::marks::Marks::default_location(),
+                ..OpenOptions::default()
+            },
+        }
+    }
+}
+
+/// Supplies a passphrase, if one was given; nothing else.
+struct Given(Option<Passphrase>);
+
+impl crate::Unlocker for Given {
+    fn passphrase(&mut self) -> Option<Passphrase> {
+        self.0
+            .as_ref()
+            .map(|p| Passphrase::new(p.expose().to_vec()))
+    }
+}
+
+/// The identity of the vault file as last checked (module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    #[cfg(unix)]
+    unix: (u64, u64, i64, i64),
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Result<Stamp, StoreError> {
+        let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StoreError::NotFound(path.to_owned()),
+            _ => StoreError::Io {
+                op: "stat",
+                path: path.to_owned(),
+                source: e,
+            },
+        })?;
+        #[cfg(unix)]
+        let unix = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec())
+        };
+        Ok(Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            unix,
+        })
+    }
+}
+
+/// Audit settings from the environment, as the CLI's: `CREDVAULT_AUDIT`
+/// (`on`, `off`, `required`), `CREDVAULT_AUDIT_LOG`,
+/// `CREDVAULT_AUDIT_MAX_BYTES`.
+#[cfg(feature = "audit")]
+pub(super) struct Audit {
+    log: crate::audit::AuditLog,
+    key: crate::audit::AuditKey,
+    required: bool,
+    user: String,
+}
+
+#[cfg(feature = "audit")]
+impl Audit {
+    fn from_env(vault: &Vault) -> Result<Option<Audit>, ServiceError> {
+        use crate::audit::{AuditKey, AuditLog, DEFAULT_MAX_BYTES};
+        let mode = std::env::var("CREDVAULT_AUDIT").unwrap_or_default();
+        let required = match mode.to_ascii_lowercase().as_str() {
+            "" | "on" | "1" | "true" => false,
+            "off" | "0" | "false" => return Ok(None),
+            "required" => true,
+            other => {
+                return Err(ServiceError::Usage(format!(
+                    "CREDVAULT_AUDIT={other:?} is not one of on, off, required"
+                )))
+            }
+        };
+        let log = match std::env::var_os("CREDVAULT_AUDIT_LOG").filter(|p| !p.is_empty()) {
+            Some(p) => AuditLog::at(PathBuf::from(p)),
+            None => AuditLog::beside(vault.path()),
+        };
+        let max = std::env::var("CREDVAULT_AUDIT_MAX_BYTES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_MAX_BYTES);
+        let log = log.with_max_bytes(max);
+        if required {
+            log.check_writable().map_err(ServiceError::Audit)?;
+        }
+        Ok(Some(Audit {
+            log,
+            key: AuditKey::for_vault(vault),
+            required,
+            user: crate::audit::user(),
+        }))
+    }
+}
+
+/// What [`CredentialService::open`] did.
+pub struct Opened {
+    /// The service.
+    pub service: CredentialService,
+    /// The recovery code of a vault this call created (shown once).
+    pub recovery_code: Option<zeroize::Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("service", &self.service)
+            .field(
+                "recovery_code",
+                &self.recovery_code.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl CredentialService {
+    /// Opens the vault of `options` (creating it when asked and absent),
+    /// unlocking it as the CLI does: a session key cached by `credvault
+    /// unlock`, then keychain slots (unless `options.keychain` is false),
+    /// then passphrase slots. Audits as the CLI does (module docs of
+    /// [`crate::audit`]; `CREDVAULT_AUDIT`, `CREDVAULT_AUDIT_LOG`).
+    pub fn open(options: ServiceOptions) -> Result<Opened, ServiceError> {
+        let path = match options.path.clone() {
+            Some(p) => p,
+            None => default_vault_path()?,
+        };
+        let mut recovery_code = None;
+        let mut created = false;
+        let vault = if options.create && !store::exists(&path)? {
+            match create(&path, &options) {
+                Ok((vault, code)) => {
+                    recovery_code = Some(code);
+                    created = true;
+                    vault
+                }
+                // Another process created it meanwhile: open theirs.
+                Err(ServiceError::Vault(VaultError::Store(StoreError::AlreadyExists(_)))) => {
+                    open_existing(&path, &options)?
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            open_existing(&path, &options)?
+        };
+        let mut keys = KeyOptions::new(&options.app_name);
+        keys.os_keychain = options.keychain;
+        let mut service = CredentialService::new(vault);
+        service.keys = SafeStorage::new(keys);
+        service.app_name = options.app_name.clone();
+        service.os_keychain = options.keychain;
+        #[cfg(feature = "audit")]
+        {
+            service.audit = Audit::from_env(&service.vault)?;
+        }
+        if created {
+            service.record::<()>("init", None, None, &Ok(()))?;
+        }
+        Ok(Opened {
+            service,
+            recovery_code,
+        })
+    }
+
+    /// Makes the next read see what other processes saved: a `stat`, and a
+    /// reload only when the file changed (module docs).
+    pub fn refresh(&mut self) -> Result<(), ServiceError> {
+        let path = self.vault.path().to_owned();
+        let now = Stamp::of(&path).map_err(VaultError::from)?;
+        if self.seen.as_ref() == Some(&now) {
+            return Ok(());
+        }
+        let bytes = store::read(&path, limits::MAX_FILE_LEN)
+            .map_err(VaultError::from)?
+            .map_err(|found| {
+                VaultError::from(format::FormatError::TooLarge {
+                    what: "file size",
+                    found,
+                    max: limits::MAX_FILE_LEN,
+                })
+            })?;
+        let same = format::parse_file(&bytes)
+            .map(|parsed| parsed.header == *self.vault.header())
+            .unwrap_or(false);
+        drop(bytes);
+        if !same {
+            self.vault.reload()?;
+        }
+        self.seen = Some(now);
+        Ok(())
+    }
+
+    /// Runs `op` and appends its audit line (operation `name`, `key`,
+    /// `prefix`; the failure's [`kind`](ServiceError::kind)). Under
+    /// `CREDVAULT_AUDIT=required` a line that cannot be written fails the
+    /// operation; otherwise it is dropped silently (the library prints
+    /// nothing).
+    pub fn audited<T>(
+        &mut self,
+        name: &str,
+        key: Option<&str>,
+        prefix: Option<&str>,
+        op: impl FnOnce(&mut CredentialService) -> Result<T, ServiceError>,
+    ) -> Result<T, ServiceError> {
+        let result = op(self);
+        self.record(name, key, prefix, &result)?;
+        result
+    }
+
+    #[cfg_attr(not(feature = "audit"), allow(unused_variables))]
+    fn record<T>(
+        &self,
+        name: &str,
+        key: Option<&str>,
+        prefix: Option<&str>,
+        result: &Result<T, ServiceError>,
+    ) -> Result<(), ServiceError> {
+        #[cfg(feature = "audit")]
+        if let Some(audit) = &self.audit {
+            let mut event = crate::audit::Event::new(name, audit.user.clone());
+            event.key = key.map(str::to_owned);
+            event.prefix = prefix.map(str::to_owned);
+            if let Err(e) = result {
+                event.outcome = crate::audit::Outcome::Failure;
+                event.error = Some(e.kind().to_owned());
+            }
+            if let Err(e) = audit.log.append(&event, Some(&audit.key)) {
+                if audit.required && result.is_ok() {
+                    return Err(ServiceError::Audit(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What `credvault --json status` shows of an unlocked vault, without
+    /// asking the keychain anything more.
+    pub fn status(&mut self) -> Result<Status, ServiceError> {
+        self.refresh()?;
+        let vault = &self.vault;
+        let slots: Vec<StatusSlot> = vault
+            .slots()
+            .iter()
+            .map(|s| StatusSlot {
+                id: s.id,
+                kind: s.type_name(),
+                unlocked: s.id == vault.unlocked_by(),
+            })
+            .collect();
+        let backends = backends(vault.slots());
+        let mut warnings = Vec::new();
+        if backends == ["keychain"] {
+            warnings.push(KEYCHAIN_ONLY.to_owned());
+        }
+        let unlocked_by = match vault.unlocked_by() {
+            0 => "session",
+            id => vault
+                .slots()
+                .iter()
+                .find(|s| s.id == id)
+                .map_or("unknown", |s| s.type_name()),
+        };
+        Ok(Status {
+            path: std::path::absolute(vault.path()).unwrap_or_else(|_| vault.path().to_owned()),
+            format_version: format!("{}.{}", vault.format_version().0, vault.format_version().1),
+            encryption_available: true,
+            backend: backends.first().copied().unwrap_or("unknown"),
+            backends,
+            unlocked: true,
+            unlocked_by,
+            unlocked_by_slot: (vault.unlocked_by() != 0).then_some(vault.unlocked_by()),
+            slots,
+            entries: vault.len(),
+            tombstones: vault.tombstones().count(),
+            save_counter: vault.header().save_counter,
+            warnings,
+        })
+    }
+
+    /// `credvault import-legacy`: the app's `credentials.json` into the
+    /// vault in one save, re-read and verified; the legacy file removed
+    /// (overwritten, then deleted) only with `remove_legacy` after a
+    /// complete, verified import. Per-key failures are in the report
+    /// (`failed`), not errors.
+    pub fn import_legacy(&mut self, request: LegacyImport) -> Result<LegacyReport, ServiceError> {
+        let app_name = request.app_name.unwrap_or_else(|| self.app_name.clone());
+        let path = match request.path {
+            Some(p) => p,
+            None => default_credentials_path(&app_name)?,
+        };
+        let bytes = file::read(&path, credentials_json::MAX_FILE_LEN)?;
+        let legacy = credentials_json::parse(&bytes).map_err(|e| ServiceError::Config {
+            path: path.clone(),
+            reason: format!("{e}; nothing was imported"),
+        })?;
+        drop(bytes);
+        let local_state = path.parent().map(|dir| dir.join("Local State"));
+        let mut keys = SafeStorage::new(KeyOptions {
+            platform: Platform::current(),
+            password: request.password,
+            os_keychain: self.os_keychain,
+            local_state,
+            ..KeyOptions::new(&app_name)
+        });
+        self.vault.reload()?;
+        let plan = ImportPlan::new(
+            &legacy,
+            &self.vault,
+            &mut keys,
+            ImportOptions {
+                overwrite: request.overwrite,
+            },
+        )?;
+        let mut verified = false;
+        let mut removed = false;
+        if !request.dry_run {
+            plan.commit(&mut self.vault)?;
+            plan.verify(&mut self.vault)?;
+            verified = true;
+            if request.remove_legacy && plan.is_complete() {
+                file::overwrite_and_remove(&path)?;
+                removed = true;
+            }
+        }
+        let counts = plan.counts();
+        Ok(LegacyReport {
+            path,
+            dry_run: request.dry_run,
+            imported: counts.imported,
+            unchanged: counts.unchanged,
+            kept: counts.kept,
+            failed: counts.failed,
+            verified,
+            removed_legacy: removed,
+            items: plan
+                .items()
+                .iter()
+                .map(|i| LegacyItem {
+                    key: i.key.clone(),
+                    status: i.status.as_str(),
+                    source: i.source.clone(),
+                    reason: i.reason.clone(),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// The warning for a vault only this machine's keychain opens (as `init`
+/// and `status` say it).
+pub const KEYCHAIN_ONLY: &str = "the vault opens only with this machine's OS keychain: a copy or backup cannot be opened elsewhere; add a portable passphrase slot with `credvault slot add passphrase`";
+
+/// The slot types present, in order of preference: the keychain (no
+/// prompt), the passphrase, the recovery code as a last resort.
+pub fn backends(slots: &[format::Slot]) -> Vec<&'static str> {
+    let has = |f: fn(&SlotKind) -> bool| slots.iter().any(|s| f(&s.kind));
+    let mut out = Vec::new();
+    if has(|k| matches!(k, SlotKind::Keychain(_))) {
+        out.push("keychain");
+    }
+    if has(|k| matches!(k, SlotKind::Passphrase(_))) {
+        out.push("passphrase");
+    }
+    if has(|k| matches!(k, SlotKind::Recovery(_))) {
+        out.push("recovery");
+    }
+    out
+}
+
+/// The fields of `credvault --json status` that an open handle knows.
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// The vault's absolute path.
+    pub path: PathBuf,
+    /// `1.<minor>`.
+    pub format_version: String,
+    /// Always true.
+    pub encryption_available: bool,
+    /// The strongest slot type present.
+    pub backend: &'static str,
+    /// Every slot type present, in order of preference.
+    pub backends: Vec<&'static str>,
+    /// Always true for an open handle.
+    pub unlocked: bool,
+    /// keychain, passphrase, recovery or session.
+    pub unlocked_by: &'static str,
+    /// The slot that unlocked it (none for a session key).
+    pub unlocked_by_slot: Option<u32>,
+    /// The slots.
+    pub slots: Vec<StatusSlot>,
+    /// Live entries.
+    pub entries: usize,
+    /// Tombstones.
+    pub tombstones: usize,
+    /// The save counter.
+    pub save_counter: u64,
+    /// Warnings (a keychain-only vault).
+    pub warnings: Vec<String>,
+}
+
+/// One slot of [`Status`].
+#[derive(Debug, Clone)]
+pub struct StatusSlot {
+    /// Its id.
+    pub id: u32,
+    /// passphrase, keychain, recovery or unknown.
+    pub kind: &'static str,
+    /// Whether it unlocked this handle.
+    pub unlocked: bool,
+}
+
+/// What [`CredentialService::import_legacy`] imports.
+#[derive(Default)]
+pub struct LegacyImport {
+    /// The credentials.json; `None`: [`default_credentials_path`].
+    pub path: Option<PathBuf>,
+    /// The app's name; `None`: the one the service was opened with.
+    pub app_name: Option<String>,
+    /// Report only; change nothing.
+    pub dry_run: bool,
+    /// Remove the legacy file after a complete, verified import.
+    pub remove_legacy: bool,
+    /// Replace different values already in the vault.
+    pub overwrite: bool,
+    /// The safeStorage password (Linux `v11`), instead of the OS keyring.
+    pub password: Option<SafeStoragePassword>,
+}
+
+/// The outcome of [`CredentialService::import_legacy`], as `import-legacy
+/// --json` reports it. Never holds a value.
+#[derive(Debug)]
+pub struct LegacyReport {
+    /// The legacy file.
+    pub path: PathBuf,
+    /// Whether nothing was changed on purpose.
+    pub dry_run: bool,
+    /// Keys imported (or to import, in a dry run).
+    pub imported: usize,
+    /// Keys whose value the vault already held.
+    pub unchanged: usize,
+    /// Keys whose different vault value was kept.
+    pub kept: usize,
+    /// Keys that could not be imported.
+    pub failed: usize,
+    /// Whether the vault was re-read and held every imported value.
+    pub verified: bool,
+    /// Whether the legacy file was removed.
+    pub removed_legacy: bool,
+    /// Every key.
+    pub items: Vec<LegacyItem>,
+}
+
+/// One key of a [`LegacyReport`].
+#[derive(Debug, Clone)]
+pub struct LegacyItem {
+    /// The key as written in the legacy file (untrusted text).
+    pub key: String,
+    /// imported, unchanged, kept or failed.
+    pub status: &'static str,
+    /// plain, enc:v10, enc:v11, ...
+    pub source: Option<String>,
+    /// Why it failed or was kept.
+    pub reason: Option<String>,
+}
+
+impl ServiceError {
+    /// The CLI's JSON `kind` of this error (DESIGN.md §3): `usage`,
+    /// `unlock`, `unreadable`, `file_system`, `incomplete`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServiceError::Vault(e) => vault_error_kind(e),
+            ServiceError::InvalidName(_) | ServiceError::Usage(_) => "usage",
+            ServiceError::ConfigIo(_) => "file_system",
+            ServiceError::Config { .. } | ServiceError::Verify(_) => "incomplete",
+            #[cfg(feature = "audit")]
+            ServiceError::Audit(_) => "file_system",
+            // A gpg or pass failure leaves the pass step undone.
+            #[cfg(feature = "pass")]
+            ServiceError::Pass(_) => "incomplete",
+        }
+    }
+}
+
+/// The CLI's JSON `kind` of an engine error (its exit-code table).
+pub fn vault_error_kind(e: &VaultError) -> &'static str {
+    match e {
+        VaultError::Format(_)
+        | VaultError::Tampered
+        | VaultError::KeyChanged
+        | VaultError::RolledBack { .. } => "unreadable",
+        VaultError::MergeUnverified => "incomplete",
+        VaultError::DifferentVault => "usage",
+        VaultError::Unlock(_) | VaultError::SlotsUnavailable(_) => "unlock",
+        #[cfg(feature = "keychain")]
+        VaultError::Keychain(_) => "unlock",
+        VaultError::Store(_) => "file_system",
+        VaultError::InvalidName(_)
+        | VaultError::ValueTooLarge { .. }
+        | VaultError::NoSuchSlot(_)
+        | VaultError::LastSlot
+        | VaultError::TooManySlots(_)
+        | VaultError::NoPortableSlot
+        | VaultError::WrongSlotType { .. } => "usage",
+    }
+}
+
+impl From<VerifyError> for ServiceError {
+    fn from(e: VerifyError) -> Self {
+        ServiceError::Verify(e)
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        ServiceError::Vault(e.into())
+    }
+}
+
+/// Unlocks an existing vault (see [`CredentialService::open`]).
+fn open_existing(path: &Path, options: &ServiceOptions) -> Result<Vault, ServiceError> {
+    #[cfg(all(feature = "session", target_os = "linux"))]
+    if let Some(vault) = crate::session::open(path, options.open.clone())? {
+        return Ok(vault);
+    }
+    let given = Given(
+        options
+            .passphrase
+            .as_ref()
+            .map(|p| Passphrase::new(p.expose().to_vec())),
+    );
+    #[cfg(feature = "keychain")]
+    if options.keychain {
+        let mut unlocker = crate::KeychainUnlocker::new(given);
+        return Ok(Vault::open_with(path, &mut unlocker, options.open.clone())?);
+    }
+    let mut unlocker = given;
+    Ok(Vault::open_with(path, &mut unlocker, options.open.clone())?)
+}
+
+/// Creates the vault as `credvault init` does; returns it and its recovery
+/// code.
+fn create(
+    path: &Path,
+    options: &ServiceOptions,
+) -> Result<(Vault, zeroize::Zeroizing<String>), ServiceError> {
+    let recovery = RecoveryKey::generate();
+    let code = recovery.to_code();
+    let kdf_params = || {
+        options
+            .kdf
+            .unwrap_or_else(|| kdf::calibrate(Duration::from_millis(750), 256 * 1024).0)
+    };
+    #[allow(unused_mut)]
+    let mut keychain_error: Option<String> = if options.keychain {
+        None
+    } else {
+        Some("the OS keychain is disabled (keychain: false)".to_owned())
+    };
+    #[cfg(feature = "keychain")]
+    if options.keychain {
+        let usable = crate::Keychain::connect(crate::slots::keychain::DEFAULT_TIMEOUT)
+            .and_then(|kc| kc.probe().map(|()| kc));
+        match usable {
+            Ok(keychain) => {
+                let params = options.passphrase.as_ref().map(|_| kdf_params());
+                let mut more = Vec::new();
+                if let (Some(p), Some(params)) = (&options.passphrase, params) {
+                    more.push(NewSlot::Passphrase(p, params));
+                }
+                more.push(NewSlot::Recovery(&recovery));
+                let vault =
+                    Vault::create_with_keychain_and(path, &keychain, more, options.open.clone())?;
+                return Ok((vault, code));
+            }
+            Err(e) => keychain_error = Some(e.to_string()),
+        }
+    }
+    let Some(passphrase) = &options.passphrase else {
+        return Err(VaultError::Unlock(UnlockError::NoCredentials {
+            slots: "none (no vault yet)".to_owned(),
+            keychain: keychain_error,
+        })
+        .into());
+    };
+    if passphrase.expose().is_empty() {
+        return Err(ServiceError::Usage(
+            "refusing an empty passphrase".to_owned(),
+        ));
+    }
+    let slots = vec![
+        NewSlot::Passphrase(passphrase, kdf_params()),
+        NewSlot::Recovery(&recovery),
+    ];
+    let vault = Vault::create_with_slots(path, slots, options.open.clone())?;
+    Ok((vault, code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KeyName, PassphraseUnlocker, SecretValue};
+
+    fn options(path: &Path) -> ServiceOptions {
+        ServiceOptions {
+            path: Some(path.to_owned()),
+            passphrase: Some(Passphrase::from("pw")),
+            keychain: false,
+            create: true,
+            kdf: Some(KdfParams::new(8 * 1024, 1, 1).unwrap()),
+            ..ServiceOptions::default()
+        }
+    }
+
+    #[test]
+    fn open_creates_once_with_a_recovery_code_then_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.cvault");
+        let first = CredentialService::open(options(&path)).unwrap();
+        assert!(first.recovery_code.is_some());
+        let code = first.recovery_code.unwrap();
+        assert!(RecoveryKey::from_code(&code).is_ok());
+        let again = CredentialService::open(options(&path)).unwrap();
+        assert!(again.recovery_code.is_none());
+        let mut bad = options(&path);
+        bad.passphrase = Some(Passphrase::from("wrong"));
+        let e = CredentialService::open(bad).unwrap_err();
+        assert_eq!(e.kind(), "unlock");
+        let mut none = options(&dir.path().join("none.cvault"));
+        none.create = false;
+        assert_eq!(
+            CredentialService::open(none).unwrap_err().kind(),
+            "file_system"
+        );
+    }
+
+    #[test]
+    fn refresh_sees_another_handles_save_and_skips_an_unchanged_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.cvault");
+        let mut s = CredentialService::open(options(&path)).unwrap().service;
+        s.store("a.one", "1").unwrap();
+        assert_eq!(s.list().unwrap(), ["a.one"]);
+        let seen = s.seen.clone();
+        assert!(seen.is_some());
+        // Nothing changed: the stamp holds.
+        assert!(s.has("a.one").unwrap());
+        assert_eq!(s.seen, seen);
+        // Another handle saves: the next read sees it.
+        let mut other =
+            Vault::open(&path, &mut PassphraseUnlocker::new(Passphrase::from("pw"))).unwrap();
+        other
+            .set(&KeyName::new("a.two").unwrap(), &SecretValue::from("2"))
+            .unwrap();
+        assert_eq!(s.retrieve("a.two").unwrap().unwrap().expose(), b"2");
+        assert_ne!(s.seen, seen);
+        // The handle's own save, then another's: both visible.
+        s.store("a.three", "3").unwrap();
+        other.delete(&KeyName::new("a.one").unwrap()).unwrap();
+        assert_eq!(s.list().unwrap(), ["a.three", "a.two"]);
+    }
+
+    #[test]
+    fn status_and_kinds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.cvault");
+        let mut s = CredentialService::open(options(&path)).unwrap().service;
+        s.store("a.b", "x").unwrap();
+        let st = s.status().unwrap();
+        assert_eq!(st.backends, ["passphrase", "recovery"]);
+        assert_eq!(st.unlocked_by, "passphrase");
+        assert_eq!(st.entries, 1);
+        assert_eq!(s.store("bad key", "x").unwrap_err().kind(), "usage");
+        assert_eq!(vault_error_kind(&VaultError::Tampered), "unreadable");
+        assert_eq!(
+            ServiceError::from(StoreError::NotFound(path)).kind(),
+            "file_system"
+        );
+    }
+}

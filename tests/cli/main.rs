@@ -38,3 +38,6 @@ mod rekey;
 mod audit;
 // kdf-calibrate: the calibration of init alone, touching no vault.
 mod kdf;
+// OAuth against a real oidc-provider on https://127.0.0.1: PKCE login,
+// device flow, refresh under the lock, invalid_grant, server down, revoke.
+mod oauth;

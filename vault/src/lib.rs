@@ -29,6 +29,10 @@
 //!   values) and `service`, a facade with the app's service API
 //!   (`store`, `retrieve`, ..., `get_with_fallback`). With `keychain` it
 //!   also finds the app's safeStorage password in the OS keyring.
+//! - `oauth`: OAuth 2.0 logins for native apps whose tokens live in the
+//!   vault (`oauth`): authorization code + PKCE on a loopback redirect,
+//!   the device flow, presets and OpenID discovery, refresh under the
+//!   vault's write lock, revocation.
 //! - `audit`: a tamper-evident, hash-chained and HMAC-authenticated log of
 //!   operations (`audit`), which the CLI writes for every command.
 //!
@@ -66,6 +70,8 @@ pub mod crypto;
 pub mod format;
 #[cfg(feature = "legacy")]
 pub mod legacy;
+#[cfg(feature = "oauth")]
+pub mod oauth;
 #[cfg(feature = "legacy")]
 pub mod service;
 #[cfg(all(feature = "session", target_os = "linux"))]
@@ -86,7 +92,8 @@ pub use store::StoreError;
 #[cfg(feature = "keychain")]
 pub use vault::KeychainCleanup;
 pub use vault::{
-    keychain_account, seal_file, seal_value, unlock, value_key, Committed, NewSlot, OpenOptions,
+    keychain_account, seal_file, seal_value, unlock, value_key, Committed, Locked, NewSlot,
+    OpenOptions,
     SetOptions, Transaction, UnlockError, Vault, VaultError, KEYCHAIN_SERVICE,
 };
 pub use vault::{

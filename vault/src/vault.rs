@@ -18,8 +18,10 @@ use crate::store::{self, generations, FaultInjector, StoreError, VaultLock};
 // Backups, verification and restore; rewrap and rekey. Child modules, so
 // they reach the engine's private parts.
 mod backup;
+mod locked;
 mod rekey;
 pub use backup::{Backup, BackupOptions, Restored, SlotRef, Verified};
+pub use locked::Locked;
 pub use rekey::{RekeyOptions, Rekeyed, RekeyedSlot, UnavailableSlot};
 
 #[cfg(feature = "keychain")]

@@ -11,6 +11,7 @@ mod fallback;
 mod init;
 mod kdf;
 mod legacy;
+mod oauth;
 mod rekey;
 mod session;
 mod slot;
@@ -40,6 +41,12 @@ impl From<CliError> for Failure {
 
 impl From<VaultError> for Failure {
     fn from(e: VaultError) -> Self {
+        Failure::Error(e.into())
+    }
+}
+
+impl From<credvault::oauth::OAuthError> for Failure {
+    fn from(e: credvault::oauth::OAuthError) -> Self {
         Failure::Error(e.into())
     }
 }
@@ -96,5 +103,6 @@ pub fn run(
         Command::KdfCalibrate(args) => kdf::calibrate_command(args, format),
         Command::Completions(args) => docs::completions(args.shell),
         Command::Man => docs::man(),
+        Command::Oauth(command) => oauth::run(command, context, format),
     }
 }

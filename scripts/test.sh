@@ -25,6 +25,8 @@ cd "$ROOT"
 # Service), libsecret-tools (secret-tool, for smoke checks), keyutils (keyctl),
 # time (/usr/bin/time: peak memory of the hostile-file tests).
 PKGS=(dbus-daemon dbus-bin dbus-user-session gnome-keyring libsecret-tools keyutils time)
+# OAuth tests (tests/cli/oauth.rs): openssl makes the test CA, curl plays the browser.
+PKGS+=(openssl curl)
 
 STEP="start"
 on_exit() {
@@ -118,6 +120,9 @@ CREDVAULT_TEST_KEYRING=absent bash scripts/without-dbus.sh cargo test --workspac
 
 step "cargo test --workspace  [Secret Service, CREDVAULT_TEST_KEYRING=secret-service]"
 CREDVAULT_TEST_KEYRING=secret-service bash scripts/with-secret-service.sh cargo test --workspace
+
+step "scripts/test-oauth.sh  [npm ci of oidc-provider, OAuth tests]"
+bash scripts/test-oauth.sh
 
 # ---- 5. fuzzing ------------------------------------------------------------------
 step "fuzz workspace: cargo fmt --check, clippy -D warnings"

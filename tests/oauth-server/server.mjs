@@ -18,7 +18,8 @@
 // - access tokens live ACCESS_TOKEN_TTL_SECONDS (default 120) and there is
 //   no clock tolerance;
 // - GET /test/stats answers {"refresh":N,"authorization_code":N,"device_code":N}:
-//   successful token grants by type, so tests count refreshes server-side.
+//   successful token grants by type, so tests count refreshes server-side;
+// - OAUTH_SERVER_DEBUG=1 logs why a token request failed (on stderr).
 import https from 'node:https';
 import fs from 'node:fs';
 import Provider from 'oidc-provider';
@@ -132,6 +133,9 @@ server.listen(0, '127.0.0.1', () => {
       },
     }),
   });
+  if (process.env.OAUTH_SERVER_DEBUG) {
+    provider.on('grant.error', (_ctx, err) => console.error('grant.error', err.error, err.error_detail));
+  }
   provider.on('grant.success', (ctx) => {
     const type = ctx.oidc.params.grant_type;
     if (type === 'refresh_token') stats.refresh += 1;

@@ -93,8 +93,7 @@ pub use store::StoreError;
 pub use vault::KeychainCleanup;
 pub use vault::{
     keychain_account, seal_file, seal_value, unlock, value_key, Committed, Locked, NewSlot,
-    OpenOptions,
-    SetOptions, Transaction, UnlockError, Vault, VaultError, KEYCHAIN_SERVICE,
+    OpenOptions, SetOptions, Transaction, UnlockError, Vault, VaultError, KEYCHAIN_SERVICE,
 };
 pub use vault::{
     Backup, BackupOptions, RekeyOptions, Rekeyed, RekeyedSlot, Restored, SlotRef, UnavailableSlot,

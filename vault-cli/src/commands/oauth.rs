@@ -241,7 +241,11 @@ fn status(args: &OauthStatusArgs, context: &Context, format: Format) -> Result<E
                     } else {
                         expiry_text(s.expires_at_ms)
                     },
-                    if s.has_refresh_token { "" } else { "  (no refresh token)" },
+                    if s.has_refresh_token {
+                        ""
+                    } else {
+                        "  (no refresh token)"
+                    },
                 );
                 print(&sanitize_line(&line))?;
             }
@@ -334,10 +338,7 @@ fn print_token(
 }
 
 /// The fresh access token of login `login` for `exec --oauth`.
-pub fn token_for_exec(
-    vault: &mut credvault::Vault,
-    login: &str,
-) -> Result<SecretValue, Failure> {
+pub fn token_for_exec(vault: &mut credvault::Vault, login: &str) -> Result<SecretValue, Failure> {
     let login_name = name(login)?;
     let valid = oauth::valid_token(vault, &login_name, Duration::from_secs(300), false, &[])?;
     if let Some(why) = &valid.stale {
@@ -431,7 +432,9 @@ fn read_secret_file(path: &std::path::Path) -> Result<SecretValue, CliError> {
         )
     })?);
     if bytes.len() > 64 * 1024 {
-        return Err(CliError::usage("the client secret file is larger than 64 KiB"));
+        return Err(CliError::usage(
+            "the client secret file is larger than 64 KiB",
+        ));
     }
     let mut end = bytes.len();
     if bytes.get(..end).is_some_and(|b| b.ends_with(b"\n")) {
@@ -440,5 +443,7 @@ fn read_secret_file(path: &std::path::Path) -> Result<SecretValue, CliError> {
             end -= 1;
         }
     }
-    Ok(SecretValue::new(bytes.get(..end).unwrap_or_default().to_vec()))
+    Ok(SecretValue::new(
+        bytes.get(..end).unwrap_or_default().to_vec(),
+    ))
 }

@@ -24,8 +24,13 @@ use super::{now_ms, OAuthError};
 pub const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The oauth2 client with every endpoint optional.
-pub(crate) type Client =
-    BasicClient<EndpointMaybeSet, EndpointMaybeSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+pub(crate) type Client = BasicClient<
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
 
 /// What to log in to.
 pub struct LoginRequest {
@@ -89,14 +94,24 @@ pub(crate) fn client(
     let e = &config.endpoints;
     check_https(&e.token, "token endpoint")?;
     let mut client = BasicClient::new(ClientId::new(config.client_id.clone()))
-        .set_auth_uri_option(url(&e.authorization).map(AuthUrl::new).transpose().map_err(bad)?)
+        .set_auth_uri_option(
+            url(&e.authorization)
+                .map(AuthUrl::new)
+                .transpose()
+                .map_err(bad)?,
+        )
         .set_device_authorization_url_option(
             url(&e.device_authorization)
                 .map(DeviceAuthorizationUrl::new)
                 .transpose()
                 .map_err(bad)?,
         )
-        .set_revocation_url_option(url(&e.revocation).map(RevocationUrl::new).transpose().map_err(bad)?)
+        .set_revocation_url_option(
+            url(&e.revocation)
+                .map(RevocationUrl::new)
+                .transpose()
+                .map_err(bad)?,
+        )
         .set_token_uri_option(Some(TokenUrl::new(e.token.clone()).map_err(bad)?));
     if let Some(secret) = secret {
         let text = secret
@@ -116,12 +131,14 @@ pub(crate) fn token_error(e: RequestTokenError<HttpError, BasicErrorResponse>) -
     match e {
         RequestTokenError::ServerResponse(r) => OAuthError::Refused {
             error: r.error().to_string(),
-            description: r.error_description().map(|d| d.chars().filter(|c| !c.is_control()).take(200).collect()),
+            description: r
+                .error_description()
+                .map(|d| d.chars().filter(|c| !c.is_control()).take(200).collect()),
         },
         RequestTokenError::Request(e) => OAuthError::Network(e.to_string()),
-        RequestTokenError::Parse(_, _) => {
-            OAuthError::Network("the token endpoint answered something that is not an OAuth response".to_owned())
-        }
+        RequestTokenError::Parse(_, _) => OAuthError::Network(
+            "the token endpoint answered something that is not an OAuth response".to_owned(),
+        ),
         RequestTokenError::Other(m) => OAuthError::Network(m),
     }
 }
@@ -133,9 +150,9 @@ pub(crate) fn issued(response: &BasicTokenResponse) -> Issued {
         refresh: response
             .refresh_token()
             .map(|t| SecretValue::from(t.secret().as_str())),
-        expires_ms: response.expires_in().map(|d| {
-            now_ms().saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        }),
+        expires_ms: response
+            .expires_in()
+            .map(|d| now_ms().saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))),
         scopes: response
             .scopes()
             .map(|s| s.iter().map(|s| s.to_string()).collect()),
@@ -160,7 +177,11 @@ pub fn login_with_browser(
     check_https(&auth, "authorization endpoint")?;
     let mut config = new_config(&request, endpoints, "authorization_code");
     let listener = Loopback::bind()?;
-    let client = client(&config, request.client_secret.as_ref(), Some(listener.redirect_uri()))?;
+    let client = client(
+        &config,
+        request.client_secret.as_ref(),
+        Some(listener.redirect_uri()),
+    )?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut auth = client
         .authorize_url(CsrfToken::new_random)
@@ -216,7 +237,9 @@ pub fn login_with_device(
         .map_err(token_error)?;
     ui.device_code(
         details.verification_uri().as_str(),
-        details.verification_uri_complete().map(|u| u.secret().as_str()),
+        details
+            .verification_uri_complete()
+            .map(|u| u.secret().as_str()),
         details.user_code().secret(),
     );
     let response = client

@@ -181,10 +181,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Server-chosen text made safe for a terminal, at most 200 characters.
 fn printable(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect()
+    s.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 fn respond(stream: &mut TcpStream, status: u16, text: &str) {
@@ -194,9 +191,8 @@ fn respond(stream: &mut TcpStream, status: u16, text: &str) {
         404 => "Not Found",
         _ => "Request Header Fields Too Large",
     };
-    let body = format!(
-        "<!doctype html><meta charset=utf-8><title>credvault</title><p>{text}</p>\n"
-    );
+    let body =
+        format!("<!doctype html><meta charset=utf-8><title>credvault</title><p>{text}</p>\n");
     let reply = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -211,20 +207,31 @@ mod tests {
 
     #[test]
     fn callback_checks_state_error_and_issuer() {
-        let ok = check("code=abc&state=s1&iss=https%3A%2F%2Fid", "s1", Some("https://id"))
-            .expect("good");
+        let ok = check(
+            "code=abc&state=s1&iss=https%3A%2F%2Fid",
+            "s1",
+            Some("https://id"),
+        )
+        .expect("good");
         assert_eq!(ok.code, "abc");
         assert!(matches!(
             check("code=abc&state=s2", "s1", None),
             Err(OAuthError::Callback(_))
         ));
-        assert!(matches!(check("code=abc", "s1", None), Err(OAuthError::Callback(_))));
+        assert!(matches!(
+            check("code=abc", "s1", None),
+            Err(OAuthError::Callback(_))
+        ));
         assert!(matches!(
             check("error=access_denied&state=s1", "s1", None),
             Err(OAuthError::Refused { .. })
         ));
         assert!(matches!(
-            check("code=abc&state=s1&iss=https%3A%2F%2Fevil", "s1", Some("https://id")),
+            check(
+                "code=abc&state=s1&iss=https%3A%2F%2Fevil",
+                "s1",
+                Some("https://id")
+            ),
             Err(OAuthError::Callback(_))
         ));
         assert!(constant_time_eq(b"ab", b"ab"));

@@ -59,7 +59,9 @@ impl Provider {
             Provider::Google => vec![pair("access_type", "offline"), pair("prompt", "consent")],
             // OpenID Connect Core §11: offline_access is ignored unless
             // the request asks for consent.
-            Provider::Microsoft | Provider::Oidc if scopes.iter().any(|s| s == "offline_access") => {
+            Provider::Microsoft | Provider::Oidc
+                if scopes.iter().any(|s| s == "offline_access") =>
+            {
                 vec![pair("prompt", "consent")]
             }
             _ => Vec::new(),
@@ -142,10 +144,14 @@ pub fn discover(http: &HttpClient, issuer: &str) -> Result<Endpoints, OAuthError
         device_authorization: field("device_authorization_endpoint"),
         userinfo: field("userinfo_endpoint"),
     };
-    for url in [&endpoints.authorization, &endpoints.revocation, &endpoints.device_authorization]
-        .into_iter()
-        .flatten()
-        .chain(std::iter::once(&endpoints.token))
+    for url in [
+        &endpoints.authorization,
+        &endpoints.revocation,
+        &endpoints.device_authorization,
+    ]
+    .into_iter()
+    .flatten()
+    .chain(std::iter::once(&endpoints.token))
     {
         check_https(url, "endpoint")?;
     }

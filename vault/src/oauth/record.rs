@@ -139,7 +139,8 @@ impl LoginConfig {
 
     /// Parses [`LoginConfig::to_json`].
     pub fn from_json(text: &[u8]) -> Result<LoginConfig, OAuthError> {
-        let bad = |what: &str| OAuthError::Config(format!("the stored OAuth client is damaged: {what}"));
+        let bad =
+            |what: &str| OAuthError::Config(format!("the stored OAuth client is damaged: {what}"));
         let v: Value = serde_json::from_slice(text).map_err(|_| bad("not JSON"))?;
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
         let list = |k: &str| {
@@ -167,7 +168,10 @@ impl LoginConfig {
             scopes: list("scopes").unwrap_or_default(),
             granted_scopes: list("granted_scopes"),
             ca_pems: list("ca_pems").unwrap_or_default(),
-            needs_login: v.get("needs_login").and_then(Value::as_bool).unwrap_or(false),
+            needs_login: v
+                .get("needs_login")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             grant: s("grant").unwrap_or_default(),
             logged_in_ms: v.get("logged_in_ms").and_then(Value::as_u64).unwrap_or(0),
         })
@@ -246,8 +250,12 @@ pub(crate) struct Issued {
 
 /// Anything changes can be queued on.
 pub(crate) trait Changes {
-    fn put(&mut self, name: &KeyName, value: &SecretValue, options: SetOptions)
-        -> Result<(), VaultError>;
+    fn put(
+        &mut self,
+        name: &KeyName,
+        value: &SecretValue,
+        options: SetOptions,
+    ) -> Result<(), VaultError>;
     fn remove(&mut self, name: &KeyName);
 }
 
@@ -296,7 +304,11 @@ pub(crate) fn put_config(
         expires_ms: None,
         metadata: crate::Metadata::new(meta).ok(),
     };
-    to.put(&name.config(), &SecretValue::from(config.to_json().as_str()), options)
+    to.put(
+        &name.config(),
+        &SecretValue::from(config.to_json().as_str()),
+        options,
+    )
 }
 
 /// Queues newly issued tokens (and the expiry) for `name`.
@@ -370,7 +382,10 @@ mod tests {
             assert!(LoginName::new(bad).is_err(), "{bad:?}");
         }
         assert_eq!(
-            LoginName::new("github").expect("ok").access_token().as_str(),
+            LoginName::new("github")
+                .expect("ok")
+                .access_token()
+                .as_str(),
             "github.accessToken"
         );
     }

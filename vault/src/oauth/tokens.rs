@@ -102,7 +102,7 @@ pub fn valid_token(
             }
         }
     }
-    refresh_locked(vault, name, min_valid, rejected.then_some(seen.access), extra_cas)
+    refresh_locked(vault, name, min_valid, seen.access, rejected, extra_cas)
 }
 
 /// Refreshes `name` now (one refresh, under the lock), unless another
@@ -116,16 +116,18 @@ pub fn refresh_token(
     if seen.config.needs_login {
         return Err(OAuthError::NeedsLogin(name.to_string()));
     }
-    refresh_locked(vault, name, Duration::ZERO, Some(seen.access), extra_cas)
+    refresh_locked(vault, name, Duration::ZERO, seen.access, true, extra_cas)
 }
 
-/// The locked half of [`valid_token`]. `rejected`: the token the caller
-/// saw before the lock and wants replaced (`Some(None)`: there was none).
+/// The locked half of [`valid_token`]. `seen`: the access token read
+/// before the lock; `rejected`: the caller wants it replaced whatever its
+/// expiry says.
 fn refresh_locked(
     vault: &mut Vault,
     name: &LoginName,
     min_valid: Duration,
-    rejected: Option<Option<SecretValue>>,
+    seen: Option<SecretValue>,
+    rejected: bool,
     extra_cas: &[String],
 ) -> Result<ValidToken, OAuthError> {
     let mut locked = vault.lock_for_update()?;
@@ -133,14 +135,15 @@ fn refresh_locked(
     if fresh.config.needs_login {
         return Err(OAuthError::NeedsLogin(name.to_string()));
     }
-    // Another process may have refreshed while this one waited.
-    let replaced = match (&rejected, &fresh.access) {
-        (Some(old), Some(now)) => old.as_ref().map(|o| o.expose() != now.expose()).unwrap_or(true),
-        _ => false,
-    };
     if let Some(token) = &fresh.access {
+        // Another process refreshed while this one waited for the lock:
+        // its token is as new as the server makes them, so refreshing
+        // again would only spend the grant (and a token lifetime under
+        // `min_valid` would make every caller refresh).
+        let replaced = seen.as_ref().is_none_or(|s| s.expose() != token.expose());
+        let alive = !is_token_expired(fresh.expires_ms, Duration::ZERO);
         let fresh_enough = !is_token_expired(fresh.expires_ms, min_valid);
-        if (rejected.is_none() && fresh_enough) || (replaced && fresh_enough) {
+        if (replaced && alive) || (!rejected && fresh_enough) {
             return Ok(ValidToken {
                 token: copy(token),
                 expires_ms: fresh.expires_ms,
@@ -176,7 +179,11 @@ fn refresh_locked(
         {
             let mut config = fresh.config.clone();
             config.needs_login = true;
-            for entry in [name.access_token(), name.refresh_token(), name.token_expiry()] {
+            for entry in [
+                name.access_token(),
+                name.refresh_token(),
+                name.token_expiry(),
+            ] {
                 locked.delete(&entry);
             }
             record::put_config(&mut locked, name, &config)?;
@@ -186,10 +193,7 @@ fn refresh_locked(
         Err(e) => {
             let e = token_error(e);
             drop(locked);
-            let usable = rejected.is_none()
-                && fresh
-                    .expires_ms
-                    .is_none_or(|at| at > now_ms());
+            let usable = !rejected && fresh.expires_ms.is_none_or(|at| at > now_ms());
             match (e, &fresh.access) {
                 (OAuthError::Network(why), Some(token)) if usable => Ok(ValidToken {
                     token: copy(token),
@@ -231,9 +235,12 @@ pub fn revoke_token(
     let mut locked = vault.lock_for_update()?;
     let state = record::read(&locked as &dyn Entries, name)?;
     let token = match (&state.refresh, &state.access) {
-        (Some(r), _) => r
-            .expose_str()
-            .map(|t| (StandardRevocableToken::RefreshToken(RefreshToken::new(t.to_owned())), "refresh_token")),
+        (Some(r), _) => r.expose_str().map(|t| {
+            (
+                StandardRevocableToken::RefreshToken(RefreshToken::new(t.to_owned())),
+                "refresh_token",
+            )
+        }),
         (None, Some(a)) => a.expose_str().map(|t| {
             (
                 StandardRevocableToken::AccessToken(oauth2::AccessToken::new(t.to_owned())),
@@ -286,7 +293,10 @@ mod tests {
         let five_min = Duration::from_secs(300);
         assert!(is_token_expired(Some(now + 60_000), five_min));
         assert!(!is_token_expired(Some(now + 600_000), five_min));
-        assert!(is_token_expired(Some(now.saturating_sub(1)), Duration::ZERO));
+        assert!(is_token_expired(
+            Some(now.saturating_sub(1)),
+            Duration::ZERO
+        ));
         assert!(!is_token_expired(None, five_min));
     }
 }

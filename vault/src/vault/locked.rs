@@ -132,8 +132,8 @@ mod tests {
         let kdf = KdfParams::new(8 * 1024, 1, 1).expect("weak params");
         let pw = Passphrase::from("pw");
         let mut a = Vault::create(&path, NewSlot::Passphrase(&pw, kdf)).expect("create");
-        let mut b = Vault::open(&path, &mut PassphraseUnlocker::new(Passphrase::from("pw")))
-            .expect("open");
+        let mut b =
+            Vault::open(&path, &mut PassphraseUnlocker::new(Passphrase::from("pw"))).expect("open");
         let name = KeyName::new("x.token").expect("name");
         b.set(&name, &SecretValue::from("from b")).expect("set");
 
@@ -158,6 +158,7 @@ mod tests {
             .expect("queue");
         assert!(locked.commit().expect("commit").saved);
         assert_eq!(a.get(&name).expect("get").expect("set").expose(), b"from a");
-        c.set(&name, &SecretValue::from("from c")).expect("lock free again");
+        c.set(&name, &SecretValue::from("from c"))
+            .expect("lock free again");
     }
 }

@@ -667,6 +667,55 @@ fn device_flow_login() {
 }
 
 #[test]
+fn tls_is_verified_and_ssl_cert_file_is_honoured() {
+    let server = Server::start(3600);
+    let s = sandbox();
+    // No CA given: the test server's certificate is not trusted (exit 7).
+    let run = s.run(&[
+        "oauth",
+        "login",
+        "tls",
+        "--issuer",
+        &server.issuer,
+        "--client-id",
+        CLIENT_ID,
+        "--no-browser",
+    ]);
+    let line = run.fails(7);
+    assert!(line.to_lowercase().contains("certificate"), "{line}");
+    // SSL_CERT_FILE instead of --ca-file: the login works, and later
+    // refreshes need it again (it is not stored).
+    let mut child = s
+        .command(&[
+            "oauth",
+            "login",
+            "tls",
+            "--issuer",
+            &server.issuer,
+            "--client-id",
+            CLIENT_ID,
+            "--no-browser",
+        ])
+        .env("SSL_CERT_FILE", server.ca())
+        .spawn()
+        .expect("spawn login");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let url = read_url_line(&mut stderr, &format!("{}/auth?", server.issuer));
+    let callback = server.browse_to_callback(&url);
+    assert_eq!(server.get(&callback).0, 200);
+    finish(child, stderr).ok();
+    token(&s, "tls", &["--rejected"]).fails(7);
+    let mut cmd = s.command(&["oauth", "token", "tls", "--rejected"]);
+    cmd.env("SSL_CERT_FILE", server.ca());
+    let fresh = token_text(&crate::common::run_command(cmd, None).ok());
+    assert_eq!(server.userinfo_status(&fresh), 200);
+    // --ca-file on a later command works too.
+    let ca = server.ca();
+    token(&s, "tls", &["--rejected", "--ca-file", &ca]).ok();
+    assert_eq!(server.refreshes(), 2);
+}
+
+#[test]
 fn login_errors_have_their_exit_codes() {
     let s = sandbox();
     // An issuer must be https.

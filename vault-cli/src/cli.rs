@@ -38,6 +38,7 @@ Environment:
   CREDVAULT_AUDIT_MAX_BYTES
                         rotate the audit log at this size (default 1048576)
   XDG_DATA_HOME         base of the default vault path
+  SSL_CERT_FILE         extra CA certificates (PEM) for the oauth commands
 
 Exit codes:
   0  success

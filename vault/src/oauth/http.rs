@@ -147,11 +147,16 @@ impl oauth2::SyncHttpClient for HttpClient {
                 .map_err(|_| HttpError(format!("invalid `{name}` header value")))?;
             req = req.set(name.as_str(), value);
         }
-        let result = if *request.method() == Method::POST {
-            req.send_bytes(request.body())
+        let is_post = *request.method() == Method::POST;
+        // The form carries codes, verifiers and refresh tokens: wipe it
+        // once sent (oauth2's own copies of the response are out of reach).
+        let body = zeroize::Zeroizing::new(request.into_body());
+        let result = if is_post {
+            req.send_bytes(&body)
         } else {
             req.call()
         };
+        drop(body);
         let response = match result {
             Ok(r) => r,
             // An HTTP error status is an answer: oauth2 reads the OAuth

@@ -135,6 +135,20 @@ fn transport_text(e: &ureq::Error) -> String {
     }
 }
 
+/// Whether a 200 body is really an OAuth error: GitHub answers token
+/// requests that fail (`bad_verification_code`, `bad_refresh_token`) with
+/// HTTP 200 and an `error` field; such an answer is handed to oauth2 as a
+/// 400 so it is read as the error it is.
+fn is_error_body(body: &[u8]) -> bool {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body)
+    else {
+        return false;
+    };
+    map.get("error").is_some_and(serde_json::Value::is_string)
+        && !map.contains_key("access_token")
+        && !map.contains_key("device_code")
+}
+
 impl oauth2::SyncHttpClient for HttpClient {
     type Error = HttpError;
 
@@ -164,22 +178,43 @@ impl oauth2::SyncHttpClient for HttpClient {
             Err(ureq::Error::Status(_, r)) => r,
             Err(e) => return Err(HttpError(transport_text(&e))),
         };
-        let status = StatusCode::from_u16(response.status())
+        let mut status = StatusCode::from_u16(response.status())
             .map_err(|_| HttpError(format!("{url}: invalid HTTP status")))?;
-        let mut builder = oauth2::http::Response::builder().status(status);
-        if let Some(ct) = response.header(CONTENT_TYPE.as_str()) {
-            if let Ok(v) = HeaderValue::from_str(ct) {
-                builder = builder.header(CONTENT_TYPE, v);
-            }
-        }
+        let content_type = response
+            .header(CONTENT_TYPE.as_str())
+            .and_then(|ct| HeaderValue::from_str(ct).ok());
         let mut body = Vec::new();
         response
             .into_reader()
             .take(MAX_BODY)
             .read_to_end(&mut body)
             .map_err(|e| HttpError(format!("{url}: {e}")))?;
+        if status == StatusCode::OK && is_error_body(&body) {
+            status = StatusCode::BAD_REQUEST;
+        }
+        let mut builder = oauth2::http::Response::builder().status(status);
+        if let Some(v) = content_type {
+            builder = builder.header(CONTENT_TYPE, v);
+        }
         builder
             .body(body)
             .map_err(|_| HttpError(format!("{url}: unusable response")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_in_200_answers_are_recognised() {
+        assert!(is_error_body(
+            br#"{"error":"bad_refresh_token","error_description":"x"}"#
+        ));
+        assert!(!is_error_body(
+            br#"{"access_token":"t","token_type":"bearer"}"#
+        ));
+        assert!(!is_error_body(br#"{"device_code":"d","error":"x"}"#));
+        assert!(!is_error_body(b"not json"));
     }
 }

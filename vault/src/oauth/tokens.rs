@@ -174,9 +174,7 @@ fn refresh_locked(
                 stale: None,
             })
         }
-        Err(RequestTokenError::ServerResponse(r))
-            if *r.error() == BasicErrorResponseType::InvalidGrant =>
-        {
+        Err(RequestTokenError::ServerResponse(r)) if grant_ended(r.error()) => {
             let mut config = fresh.config.clone();
             config.needs_login = true;
             for entry in [
@@ -204,6 +202,16 @@ fn refresh_locked(
                 (e, _) => Err(e),
             }
         }
+    }
+}
+
+/// Whether a refresh error means the grant is gone: `invalid_grant`
+/// (RFC 6749 §5.2), or GitHub's `bad_refresh_token`.
+fn grant_ended(error: &BasicErrorResponseType) -> bool {
+    match error {
+        BasicErrorResponseType::InvalidGrant => true,
+        BasicErrorResponseType::Extension(e) => e == "bad_refresh_token",
+        _ => false,
     }
 }
 

@@ -353,6 +353,9 @@ fn login_stores_tokens_and_refreshes_once_when_under_five_minutes() {
     assert_eq!(st["has_refresh_token"], true);
     assert_eq!(st["needs_login"], false);
     assert!(!status.text().contains(&fresh));
+    let all = s.run(&["--json", "oauth", "status"]).ok().json();
+    assert_eq!(all.as_array().map(Vec::len), Some(1));
+    assert_eq!(all[0]["name"], "idp");
     let audit =
         std::fs::read_to_string(format!("{}.audit.jsonl", s.vault.display())).expect("audit log");
     assert!(audit.contains(r#""op":"oauth-login""#) || audit.contains("oauth-login"));
@@ -684,7 +687,8 @@ fn tls_is_verified_and_ssl_cert_file_is_honoured() {
     let line = run.fails(7);
     assert!(line.to_lowercase().contains("certificate"), "{line}");
     // SSL_CERT_FILE instead of --ca-file: the login works, and later
-    // refreshes need it again (it is not stored).
+    // refreshes need it again (it is not stored). Without --no-browser and
+    // without a graphical session, no browser is tried: the URL is printed.
     let mut child = s
         .command(&[
             "oauth",
@@ -694,7 +698,6 @@ fn tls_is_verified_and_ssl_cert_file_is_honoured() {
             &server.issuer,
             "--client-id",
             CLIENT_ID,
-            "--no-browser",
         ])
         .env("SSL_CERT_FILE", server.ca())
         .spawn()

@@ -50,7 +50,7 @@ impl LoginUi for Terminal {
             if oauth::login::open_browser(url) {
                 note("opened the browser to log in; waiting for it (5 minutes at most). If nothing opened, use this URL:");
             } else {
-                note("could not open a browser; open this URL to log in (5 minutes at most):");
+                note("no browser opened (no graphical session?); open this URL to log in (5 minutes at most), or use --device:");
             }
         } else {
             note("open this URL in a browser to log in (5 minutes at most):");

@@ -308,7 +308,16 @@ fn save(
 
 /// Opens `url` in the system browser (the `webbrowser` crate: xdg-open and
 /// friends, `open` on macOS, the shell on Windows); false if none opened.
-/// The browser's output is not shown.
+/// On Linux and the BSDs without a graphical session (no `DISPLAY`,
+/// `WAYLAND_DISPLAY` or `BROWSER`: an SSH session, a container) it does
+/// not try, so no text-mode browser takes over the terminal.
 pub fn open_browser(url: &str) -> bool {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        let set = |v: &str| std::env::var_os(v).is_some_and(|v| !v.is_empty());
+        if !set("DISPLAY") && !set("WAYLAND_DISPLAY") && !set("BROWSER") {
+            return false;
+        }
+    }
     webbrowser::open(url).is_ok()
 }

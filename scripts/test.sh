@@ -27,6 +27,8 @@ cd "$ROOT"
 # (the real password store of tests/cli/pass.rs) and git (pass's git store,
 # only a Recommends of pass, and the merge driver tests of tests/cli/merge.rs).
 PKGS=(dbus-daemon dbus-bin dbus-user-session gnome-keyring libsecret-tools keyutils time pass gnupg git)
+# OAuth tests (tests/cli/oauth.rs): openssl makes the test CA, curl plays the browser.
+PKGS+=(openssl curl)
 
 STEP="start"
 on_exit() {
@@ -125,6 +127,8 @@ CREDVAULT_TEST_KEYRING=secret-service bash scripts/with-secret-service.sh cargo 
 # both keyring modes.
 step "scripts/test-node.sh  [bindings/node: npm ci, build, tsc, npm test x2]"
 bash scripts/test-node.sh
+step "scripts/test-oauth.sh  [npm ci of oidc-provider, OAuth tests]"
+bash scripts/test-oauth.sh
 
 # ---- 5. fuzzing ------------------------------------------------------------------
 step "fuzz workspace: cargo fmt --check, clippy -D warnings"

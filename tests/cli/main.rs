@@ -46,3 +46,6 @@ mod merge;
 // The `pass` password store: import, export, two-way sync, get --pass,
 // on the real pass and gnupg with a throwaway GNUPGHOME and a git store.
 mod pass;
+// OAuth against a real oidc-provider on https://127.0.0.1: PKCE login,
+// device flow, refresh under the lock, invalid_grant, server down, revoke.
+mod oauth;

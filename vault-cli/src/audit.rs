@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use credvault::audit::{AuditKey, AuditLog, Event, Outcome, DEFAULT_MAX_BYTES};
 use credvault::Vault;
 
-use crate::cli::{AuditCommand, Command, GlobalArgs, PassCommand, SlotCommand};
+use crate::cli::{AuditCommand, Command, GlobalArgs, OauthCommand, PassCommand, SlotCommand};
 use crate::commands::Failure;
 use crate::exit::{CliError, Exit};
 use crate::output::note;
@@ -173,6 +173,17 @@ pub fn around(
     }
 }
 
+/// Renames the running command's operation in its audit line, for a
+/// command whose operation is known only once it ran (`oauth token` that
+/// refreshed is logged as `oauth-refresh`).
+pub fn set_operation(operation: &str) {
+    PENDING.with(|p| {
+        if let Some(pending) = p.borrow_mut().as_mut() {
+            pending.event.operation = operation.to_owned();
+        }
+    });
+}
+
 /// Writes the running command's line now, as a success: for `exec`,
 /// which replaces this process and so never returns to [`around`]. Fails
 /// only under `CREDVAULT_AUDIT=required`.
@@ -226,7 +237,12 @@ pub fn describe(command: &Command) -> Option<(String, Option<String>, Option<Str
         }
         Command::Recovery(_) => ("recovery-rotate", None, None),
         Command::Exec(a) => {
-            let keys: Vec<&str> = a.env.iter().map(|(_, k)| k.as_str()).collect();
+            let keys: Vec<String> = a
+                .env
+                .iter()
+                .map(|(_, k)| k.clone())
+                .chain(a.oauth.iter().map(|(_, n)| format!("oauth:{n}")))
+                .collect();
             ("exec", Some(keys.join(",")), None)
         }
         Command::Audit(AuditCommand::Show(a)) => ("audit-show", a.key.clone(), None),
@@ -238,6 +254,16 @@ pub fn describe(command: &Command) -> Option<(String, Option<String>, Option<Str
                 PassCommand::Sync(a) => ("pass-sync", &a.common),
             };
             (op, None, Some(a.prefix.clone()))
+        }
+        Command::Oauth(c) => {
+            let (op, name) = match c {
+                OauthCommand::Login(a) => ("oauth-login", Some(a.name.clone())),
+                OauthCommand::Token(a) => ("oauth-token", Some(a.name.clone())),
+                OauthCommand::Refresh(a) => ("oauth-refresh", Some(a.name.clone())),
+                OauthCommand::Revoke(a) => ("oauth-revoke", Some(a.name.clone())),
+                OauthCommand::Status(a) => ("oauth-status", a.name.clone()),
+            };
+            (op, name, None)
         }
         other => return Some((generic_name(other), None, None)),
     };

@@ -42,6 +42,7 @@ Environment:
                         `get --pass` (default ~/.password-store); pass and
                         gpg also read their own variables (GNUPGHOME,
                         PASSWORD_STORE_GPG_OPTS, ...)
+  SSL_CERT_FILE         extra CA certificates (PEM) for the oauth commands
 
 Exit codes:
   0  success
@@ -56,8 +57,10 @@ Exit codes:
   5  file system: no vault yet, already exists, permission, disk full, lock timeout
   6  legacy migration incomplete: a legacy file or value could not be read,
      decrypted or migrated (import-legacy, migrate-env, get --config);
-     merge --conflict-copies: a conflict copy could not be merged (kept)
-     `pass import|export|sync`: a key failed, was unmappable or conflicts
+     merge --conflict-copies: a conflict copy could not be merged (kept);
+     pass import|export|sync: a key failed, was unmappable or conflicts
+  7  network: an OAuth server could not be reached and no token with time
+     left was at hand (oauth, exec --oauth)
   126, 127  exec: the program cannot be run / was not found; otherwise exec
      exits with the program's own status";
 
@@ -433,6 +436,16 @@ pub enum Command {
 
     /// Print the man page (roff).
     Man,
+
+    /// OAuth 2.0 logins whose tokens live in the vault: log in (browser
+    /// with PKCE, or device code), get a valid token, refresh, revoke.
+    ///
+    /// A login NAME keeps NAME.accessToken, NAME.refreshToken,
+    /// NAME.tokenExpiry (Unix milliseconds) and NAME.oauthClient (endpoints,
+    /// client id, scopes, issuer) in the vault. Refreshes happen under the
+    /// vault's write lock, so concurrent callers cause one refresh.
+    #[command(subcommand)]
+    Oauth(OauthCommand),
 }
 
 /// Arguments of `init`.
@@ -718,6 +731,135 @@ pub enum SlotCommand {
     Remove(RemoveSlotArgs),
 }
 
+/// `oauth` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OauthCommand {
+    /// Log in and store the tokens in the vault.
+    ///
+    /// Default: authorization code with PKCE (S256) in the system browser,
+    /// redirected to http://127.0.0.1:<ephemeral port>/callback; the
+    /// redirect's state (and iss) is checked. With --no-browser the URL is
+    /// printed alone on one line of stderr instead. --device uses the
+    /// device authorization grant (RFC 8628): open the printed URL on any
+    /// device and enter the code (for SSH sessions and headless machines).
+    Login(OauthLoginArgs),
+
+    /// Print a valid access token on stdout, refreshing it when it has
+    /// less than --min-valid seconds left.
+    ///
+    /// Exit 3 when the grant has ended (log in again), 7 when the server
+    /// cannot be reached and the stored token has no time left (with time
+    /// left it is printed, with a warning on stderr).
+    Token(OauthTokenArgs),
+
+    /// Refresh the tokens now (once, under the vault's lock).
+    Refresh(OauthNameArgs),
+
+    /// Show the logins: provider, issuer, client id, scopes, expiry; never
+    /// a token.
+    Status(OauthStatusArgs),
+
+    /// Revoke the login at the server (RFC 7009: the refresh token, which
+    /// ends the grant) and remove its entries from the vault.
+    ///
+    /// Providers without a revocation endpoint (GitHub, Microsoft): the
+    /// entries are removed and the output says the server was not asked.
+    Revoke(OauthNameArgs),
+}
+
+/// The authorization servers with presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OauthProvider {
+    /// GitHub OAuth apps.
+    Github,
+    /// Google.
+    Google,
+    /// Microsoft identity platform (common tenant).
+    Microsoft,
+    /// Any OpenID provider, by discovery from --issuer.
+    Oidc,
+}
+
+/// Arguments of `oauth login`.
+#[derive(Debug, Args)]
+pub struct OauthLoginArgs {
+    /// The login's name: the prefix of its entries (NAME.accessToken, ...).
+    pub name: String,
+
+    /// The authorization server.
+    #[arg(long, value_enum, default_value = "oidc")]
+    pub provider: OauthProvider,
+
+    /// The issuer URL of an OpenID provider (endpoints by discovery).
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+
+    /// The OAuth client id.
+    #[arg(long, value_name = "ID")]
+    pub client_id: String,
+
+    /// Read the client secret (confidential clients only) from this file.
+    #[arg(long, value_name = "PATH")]
+    pub client_secret_file: Option<PathBuf>,
+
+    /// A scope to ask for (repeatable, or space-separated); default: the
+    /// provider's (openid offline_access for OpenID providers).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+
+    /// Use the device authorization grant instead of a browser redirect.
+    #[arg(long)]
+    pub device: bool,
+
+    /// Do not open a browser: print the authorization URL alone on one
+    /// line of stderr.
+    #[arg(long)]
+    pub no_browser: bool,
+
+    /// Also trust the CA certificates in this PEM file (repeatable); kept
+    /// with the login for later refreshes. SSL_CERT_FILE is honoured too.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Vec<PathBuf>,
+}
+
+/// Arguments of `oauth token`.
+#[derive(Debug, Args)]
+pub struct OauthTokenArgs {
+    /// The login's name.
+    pub name: String,
+
+    /// Refresh when the token has fewer seconds than this left.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub min_valid: u64,
+
+    /// The last token was rejected (HTTP 401): refresh it, once, even if
+    /// its expiry says it is valid.
+    #[arg(long, visible_alias = "after-401")]
+    pub rejected: bool,
+
+    /// Also trust the CA certificates in this PEM file (repeatable).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Vec<PathBuf>,
+}
+
+/// A login name (and CA files).
+#[derive(Debug, Args)]
+pub struct OauthNameArgs {
+    /// The login's name.
+    pub name: String,
+
+    /// Also trust the CA certificates in this PEM file (repeatable).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Vec<PathBuf>,
+}
+
+/// Arguments of `oauth status`.
+#[derive(Debug, Args)]
+pub struct OauthStatusArgs {
+    /// Only this login.
+    pub name: Option<String>,
+}
+
 /// `slot add` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum AddSlot {
@@ -966,8 +1108,14 @@ pub struct MigrateEnvArgs {
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// Set environment variable VAR to the value of key (repeatable).
-    #[arg(long = "env", value_name = "VAR=key", required = true, value_parser = parse_mapping)]
+    #[arg(long = "env", value_name = "VAR=key", required_unless_present = "oauth", value_parser = parse_mapping)]
     pub env: Vec<(String, String)>,
+
+    /// Set environment variable VAR to a valid access token of the OAuth
+    /// login NAME, refreshed first if it has less than 5 minutes left
+    /// (repeatable).
+    #[arg(long = "oauth", value_name = "VAR=NAME", value_parser = parse_mapping)]
+    pub oauth: Vec<(String, String)>,
 
     /// The program and its arguments, after --.
     #[arg(

@@ -27,6 +27,9 @@ pub enum Exit {
     /// could not be read, decrypted or migrated (import-legacy,
     /// migrate-env, get --config).
     Incomplete = 6,
+    /// An OAuth server could not be reached (or answered unusably) and no
+    /// token with time left was at hand.
+    Network = 7,
     /// exec: the program exists but cannot be run (as env(1)).
     CannotExecute = 126,
     /// exec: the program was not found (as env(1)).
@@ -49,6 +52,7 @@ impl Exit {
             Exit::Unreadable => "unreadable",
             Exit::FileSystem => "file_system",
             Exit::Incomplete => "incomplete",
+            Exit::Network => "network",
             Exit::CannotExecute => "cannot_execute",
             Exit::CommandNotFound => "command_not_found",
         }
@@ -158,6 +162,37 @@ impl From<VaultError> for CliError {
             exit,
             message,
             hint: hint.map(str::to_owned),
+        }
+    }
+}
+
+impl From<credvault::oauth::OAuthError> for CliError {
+    fn from(e: credvault::oauth::OAuthError) -> Self {
+        use credvault::oauth::OAuthError as E;
+        let message = e.to_string();
+        let (exit, hint) = match e {
+            E::Vault(v) => return v.into(),
+            E::NoLogin(name) => (
+                Exit::NotFound,
+                Some(format!("log in first: credvault oauth login {name} --client-id ID ...")),
+            ),
+            E::NeedsLogin(name) => (
+                Exit::Unlock,
+                Some(format!("the server ended the grant; run credvault oauth login {name} again")),
+            ),
+            E::Network(_) => (
+                Exit::Network,
+                Some("check the network, the server's address and its certificate (SSL_CERT_FILE, --ca-file)".to_owned()),
+            ),
+            E::Refused { .. } | E::Callback(_) => (Exit::Unlock, None),
+            E::Config(_) => (Exit::Usage, None),
+            E::Io(_) => (Exit::FileSystem, None),
+            _ => (Exit::FileSystem, None),
+        };
+        CliError {
+            exit,
+            message,
+            hint,
         }
     }
 }

@@ -29,6 +29,10 @@
 //!   values) and `service`, a facade with the app's service API
 //!   (`store`, `retrieve`, ..., `get_with_fallback`). With `keychain` it
 //!   also finds the app's safeStorage password in the OS keyring.
+//! - `oauth`: OAuth 2.0 logins for native apps whose tokens live in the
+//!   vault (`oauth`): authorization code + PKCE on a loopback redirect,
+//!   the device flow, presets and OpenID discovery, refresh under the
+//!   vault's write lock, revocation.
 //! - `audit`: a tamper-evident, hash-chained and HMAC-authenticated log of
 //!   operations (`audit`), which the CLI writes for every command.
 //! - `pass`: interop with the `pass` password store (`pass`): a
@@ -71,6 +75,8 @@ pub mod format;
 #[cfg(feature = "legacy")]
 pub mod legacy;
 pub mod merge;
+#[cfg(feature = "oauth")]
+pub mod oauth;
 #[cfg(feature = "pass")]
 pub mod pass;
 pub mod secret_env;
@@ -98,6 +104,6 @@ pub use vault::{
     RekeyOptions, Rekeyed, RekeyedSlot, Restored, SlotRef, UnavailableSlot, Verified,
 };
 pub use vault::{
-    keychain_account, seal_file, seal_value, unlock, value_key, Committed, NewSlot, OpenOptions,
-    SetOptions, Transaction, UnlockError, Vault, VaultError, KEYCHAIN_SERVICE,
+    keychain_account, seal_file, seal_value, unlock, value_key, Committed, Locked, NewSlot,
+    OpenOptions, SetOptions, Transaction, UnlockError, Vault, VaultError, KEYCHAIN_SERVICE,
 };

@@ -18,9 +18,11 @@ use crate::store::{self, generations, FaultInjector, StoreError, VaultLock};
 // Backups, verification and restore; rewrap and rekey. Child modules, so
 // they reach the engine's private parts.
 mod backup;
+mod locked;
 mod merge;
 mod rekey;
 pub use backup::{kept_copies, Backup, BackupOptions, KeptCopy, Restored, SlotRef, Verified};
+pub use locked::Locked;
 pub use merge::{CopyMerge, MergeOptions, MergeReport};
 pub use rekey::{RekeyOptions, Rekeyed, RekeyedSlot, UnavailableSlot};
 

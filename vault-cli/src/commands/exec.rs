@@ -35,7 +35,7 @@ pub fn run(args: &ExecArgs, context: &Context) -> Result<Exit, Failure> {
         .map(|(var, key)| Ok((var.as_str(), KeyName::new(key)?)))
         .collect::<Result<Vec<_>, CliError>>()?;
 
-    let vault = context.open()?;
+    let mut vault = context.open()?;
     let mut cmd = Command::new(program);
     cmd.args(program_args);
     credvault::secret_env::scrub(&mut cmd);
@@ -48,6 +48,10 @@ pub fn run(args: &ExecArgs, context: &Context) -> Result<Exit, Failure> {
             .into());
         }
         cmd.env(var, os_value(value.expose())?);
+    }
+    for (var, login) in &args.oauth {
+        let token = super::oauth::token_for_exec(&mut vault, login)?;
+        cmd.env(var, os_value(token.expose())?);
     }
     drop(vault);
     let shown = sanitize(&program.to_string_lossy());

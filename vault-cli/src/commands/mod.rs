@@ -13,6 +13,7 @@ mod init;
 mod kdf;
 mod legacy;
 mod merge;
+mod oauth;
 mod pass;
 mod rekey;
 mod session;
@@ -43,6 +44,12 @@ impl From<CliError> for Failure {
 
 impl From<VaultError> for Failure {
     fn from(e: VaultError) -> Self {
+        Failure::Error(e.into())
+    }
+}
+
+impl From<credvault::oauth::OAuthError> for Failure {
+    fn from(e: credvault::oauth::OAuthError) -> Self {
         Failure::Error(e.into())
     }
 }
@@ -106,5 +113,6 @@ pub fn run(
         Command::KdfCalibrate(args) => kdf::calibrate_command(args, format),
         Command::Completions(args) => docs::completions(args.shell),
         Command::Man => docs::man(),
+        Command::Oauth(command) => oauth::run(command, context, format),
     }
 }

@@ -1,0 +1,812 @@
+//! OAuth end to end against a real, strict authorization server:
+//! panva's `oidc-provider` (OpenID Certified, pinned in
+//! tests/oauth-server/package-lock.json) on https://127.0.0.1 with a CA
+//! made by `openssl` for each server. Its login and consent are approved
+//! by the test configuration (tests/oauth-server/server.mjs); `curl`
+//! plays the browser, keeping cookies and following each redirect, and
+//! finally delivers the authorization response to the CLI's loopback
+//! listener. The server counts refresh grants (`/test/stats`), so "one
+//! refresh" is checked server-side.
+//!
+//! Needs `node` and `npm` (Node 20+) and `openssl` and `curl`; the first
+//! test runs `npm ci` in tests/oauth-server if node_modules is missing.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::Mutex;
+
+use crate::common::{Run, Sandbox};
+
+const CLIENT_ID: &str = "credvault-test";
+
+/// `npm ci` once per test binary, serialised.
+static NPM: Mutex<bool> = Mutex::new(false);
+
+fn server_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/oauth-server")
+}
+
+fn ensure_npm_deps() {
+    let mut done = NPM.lock().unwrap_or_else(|e| e.into_inner());
+    if *done {
+        return;
+    }
+    let dir = server_dir();
+    if !dir.join("node_modules/oidc-provider/package.json").exists() {
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .output()
+            .expect(
+                "npm must be installed for the OAuth tests (scripts/test-oauth.sh installs it)",
+            );
+        assert!(
+            out.status.success(),
+            "npm ci in tests/oauth-server failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    *done = true;
+}
+
+/// A running oidc-provider with its own CA.
+struct Server {
+    child: Child,
+    issuer: String,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts a server whose access tokens live `ttl` seconds.
+    fn start(ttl: u64) -> Server {
+        ensure_npm_deps();
+        let dir = tempfile::tempdir().expect("temp dir");
+        make_certs(dir.path());
+        let mut child = Command::new("node")
+            .arg(server_dir().join("server.mjs"))
+            .arg(dir.path().join("leaf.pem"))
+            .arg(dir.path().join("leaf.key"))
+            .arg(ttl.to_string())
+            .current_dir(server_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node must be installed for the OAuth tests");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("server output");
+        let issuer = line
+            .trim()
+            .strip_prefix("listening ")
+            .unwrap_or_else(|| panic!("server did not start: {line:?}"))
+            .to_owned();
+        Server { child, issuer, dir }
+    }
+
+    fn ca(&self) -> String {
+        self.dir.path().join("ca.pem").display().to_string()
+    }
+
+    fn jar(&self) -> String {
+        self.dir.path().join("cookies.txt").display().to_string()
+    }
+
+    /// The server's count of successful refresh_token grants.
+    fn refreshes(&self) -> u64 {
+        let out = self.curl(&["-fsS", &format!("{}/test/stats", self.issuer)]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stats JSON");
+        v["refresh"].as_u64().expect("refresh count")
+    }
+
+    fn curl(&self, args: &[&str]) -> std::process::Output {
+        Command::new("curl")
+            .args(["--cacert", &self.ca(), "-b", &self.jar(), "-c", &self.jar()])
+            .args(args)
+            .output()
+            .expect("curl must be installed for the OAuth tests")
+    }
+
+    /// One GET (no redirect followed): status and absolute Location.
+    fn get(&self, url: &str) -> (u16, String, String) {
+        let out = self.curl(&[
+            "-sS",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code} %{redirect_url}",
+            url,
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, tail) = text.rsplit_once('\n').expect("curl -w line");
+        let (code, location) = tail.split_once(' ').unwrap_or((tail, ""));
+        (
+            code.parse().expect("status"),
+            location.to_owned(),
+            body.to_owned(),
+        )
+    }
+
+    /// Plays the browser from `url` until a redirect to the loopback
+    /// callback; returns that callback URL (not visited).
+    fn browse_to_callback(&self, url: &str) -> String {
+        let mut url = url.to_owned();
+        for _ in 0..20 {
+            if url.starts_with("http://127.0.0.1:") && url.contains("/callback") {
+                return url;
+            }
+            let (code, location, body) = self.get(&url);
+            assert!(
+                (300..400).contains(&code),
+                "expected a redirect from {url}, got {code}: {body}"
+            );
+            url = location;
+        }
+        panic!("too many redirects");
+    }
+
+    /// The token endpoint's answer to a form POST (status, JSON).
+    fn token_request(&self, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+        let mut args = vec![
+            "-sS".to_owned(),
+            "-w".to_owned(),
+            "\n%{http_code}".to_owned(),
+        ];
+        for (k, v) in form {
+            args.push("--data-urlencode".to_owned());
+            args.push(format!("{k}={v}"));
+        }
+        args.push(format!("{}/token", self.issuer));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = self.curl(&args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').expect("status line");
+        (
+            code.parse().expect("status"),
+            serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// The userinfo endpoint's status for `token` (sent from a header file,
+    /// not argv).
+    fn userinfo_status(&self, token: &str) -> u16 {
+        let header = self.dir.path().join("auth-header");
+        std::fs::write(&header, format!("Authorization: Bearer {token}\n")).expect("header");
+        let out = self.curl(&[
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            &format!("@{}", header.display()),
+            &format!("{}/me", self.issuer),
+        ]);
+        String::from_utf8_lossy(&out.stdout)
+            .parse()
+            .expect("status")
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A CA and a leaf for IP 127.0.0.1 (CA:FALSE: rustls refuses a CA as an
+/// end entity).
+fn make_certs(dir: &Path) {
+    let sh = format!(
+        "set -e; cd '{}'; \
+         openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=credvault-test-ca -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign; \
+         openssl req -newkey rsa:2048 -nodes -keyout leaf.key -out leaf.csr -subj /CN=127.0.0.1; \
+         printf 'basicConstraints=CA:FALSE\\nsubjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > ext; \
+         openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out leaf.pem -days 2 -extfile ext",
+        dir.display()
+    );
+    let out = Command::new("sh")
+        .args(["-c", &sh])
+        .output()
+        .expect("openssl must be installed for the OAuth tests");
+    assert!(
+        out.status.success(),
+        "making certificates: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn sandbox() -> Sandbox {
+    let s = Sandbox::new();
+    s.init();
+    s
+}
+
+/// `oauth login NAME` started with --no-browser; returns the child and
+/// the authorization URL it printed alone on a stderr line.
+fn start_login(
+    s: &Sandbox,
+    server: &Server,
+    name: &str,
+) -> (Child, String, BufReader<ChildStderr>) {
+    let ca = server.ca();
+    let mut child = s
+        .command(&[
+            "oauth",
+            "login",
+            name,
+            "--issuer",
+            &server.issuer,
+            "--client-id",
+            CLIENT_ID,
+            "--ca-file",
+            &ca,
+            "--no-browser",
+        ])
+        .spawn()
+        .expect("spawn login");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let url = read_url_line(&mut stderr, &format!("{}/auth?", server.issuer));
+    (child, url, stderr)
+}
+
+/// Reads stderr lines until one that is only a URL starting with `prefix`.
+fn read_url_line(stderr: &mut BufReader<ChildStderr>, prefix: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = stderr.read_line(&mut line).expect("stderr");
+        assert!(
+            n > 0,
+            "no URL line starting with {prefix} on stderr: {seen}"
+        );
+        if line.trim_end().starts_with(prefix) && !line.trim_end().contains(' ') {
+            return line.trim_end().to_owned();
+        }
+        seen.push_str(&line);
+    }
+}
+
+fn finish(mut child: Child, mut stderr: BufReader<ChildStderr>) -> Run {
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).expect("stderr");
+    let mut stdout = Vec::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_end(&mut stdout)
+        .expect("stdout");
+    let status = child.wait().expect("wait");
+    Run {
+        code: status.code().expect("exit code"),
+        stdout,
+        stderr: rest,
+    }
+}
+
+/// A full browser login of `name`; the CLI must succeed.
+fn login(s: &Sandbox, server: &Server, name: &str) -> String {
+    let (child, url, stderr) = start_login(s, server, name);
+    let callback = server.browse_to_callback(&url);
+    let (code, _, body) = server.get(&callback);
+    assert_eq!(code, 200, "the CLI's loopback page: {body}");
+    finish(child, stderr).ok();
+    callback
+}
+
+fn token(s: &Sandbox, name: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["oauth", "token", name];
+    args.extend(extra);
+    s.run(&args)
+}
+
+fn token_text(run: &Run) -> String {
+    let t = run.text();
+    assert!(t.ends_with('\n') && t.matches('\n').count() == 1, "{run:?}");
+    t.trim_end().to_owned()
+}
+
+#[test]
+fn login_stores_tokens_and_refreshes_once_when_under_five_minutes() {
+    // Access tokens of 120 s: always under the default 5 minutes.
+    let server = Server::start(120);
+    let s = sandbox();
+    login(&s, &server, "idp");
+
+    let ls = s.run(&["ls", "idp."]).ok();
+    assert_eq!(
+        ls.text(),
+        "idp.accessToken\nidp.oauthClient\nidp.refreshToken\nidp.tokenExpiry\n"
+    );
+    let stored = token_text(&s.run(&["get", "idp.accessToken"]).ok());
+    assert_eq!(server.userinfo_status(&stored), 200);
+    let expiry: u64 = token_text(&s.run(&["get", "idp.tokenExpiry"]).ok())
+        .parse()
+        .expect("Unix milliseconds");
+    assert!(expiry > 1_700_000_000_000);
+
+    // Proactive refresh: 120 s left is under 300 s.
+    assert_eq!(server.refreshes(), 0);
+    let fresh = token_text(&token(&s, "idp", &[]).ok());
+    assert_ne!(fresh, stored);
+    assert_eq!(server.refreshes(), 1);
+    assert_eq!(server.userinfo_status(&fresh), 200);
+    // With a lower bar the new token is good as it is: no refresh.
+    let same = token_text(&token(&s, "idp", &["--min-valid", "60"]).ok());
+    assert_eq!(same, fresh);
+    assert_eq!(server.refreshes(), 1);
+
+    // status shows no token; the audit log names login, refresh, by name.
+    let status = s.run(&["--json", "oauth", "status", "idp"]).ok();
+    let st = status.json();
+    assert_eq!(st["issuer"], server.issuer.as_str());
+    assert_eq!(st["client_id"], CLIENT_ID);
+    assert_eq!(st["has_refresh_token"], true);
+    assert_eq!(st["needs_login"], false);
+    assert!(!status.text().contains(&fresh));
+    let all = s.run(&["--json", "oauth", "status"]).ok().json();
+    assert_eq!(all.as_array().map(Vec::len), Some(1));
+    assert_eq!(all[0]["name"], "idp");
+    let audit =
+        std::fs::read_to_string(format!("{}.audit.jsonl", s.vault.display())).expect("audit log");
+    assert!(audit.contains(r#""op":"oauth-login""#) || audit.contains("oauth-login"));
+    assert!(audit.contains("oauth-refresh"));
+    assert!(audit.contains(r#""idp""#));
+    assert!(!audit.contains(&fresh) && !audit.contains(&stored));
+}
+
+#[test]
+fn concurrent_token_calls_cause_exactly_one_refresh_and_the_grant_survives() {
+    let server = Server::start(120);
+    let s = sandbox();
+    login(&s, &server, "race");
+    // Six callers that all read the expiring token before any of them can
+    // refresh: the test holds the vault's write lock until each has read
+    // the vault and opened the lock file to wait for it.
+    let lock_path = format!("{}.lock", s.vault.display());
+    let held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&lock_path)
+        .expect("lock file");
+    held.lock().expect("hold the vault lock");
+    let children: Vec<Child> = (0..6)
+        .map(|_| {
+            s.command(&["oauth", "token", "race"])
+                .spawn()
+                .expect("spawn token")
+        })
+        .collect();
+    for child in &children {
+        wait_until_open(child.id(), Path::new(&lock_path));
+    }
+    assert_eq!(server.refreshes(), 0);
+    held.unlock().expect("release");
+    let tokens: Vec<String> = children
+        .into_iter()
+        .map(|c| token_text(&Run::from(c.wait_with_output().expect("wait")).ok()))
+        .collect();
+    assert_eq!(server.refreshes(), 1, "six callers, one refresh");
+    assert!(
+        tokens.iter().all(|t| *t == tokens[0]),
+        "all got the same token"
+    );
+    // The grant survives: no refresh token was spent twice.
+    let next = token_text(&token(&s, "race", &["--rejected"]).ok());
+    assert_ne!(next, tokens[0]);
+    assert_eq!(server.refreshes(), 2);
+    assert_eq!(server.userinfo_status(&next), 200);
+}
+
+#[test]
+fn a_rejected_token_is_refreshed_once() {
+    // An hour: no proactive refresh.
+    let server = Server::start(3600);
+    let s = sandbox();
+    login(&s, &server, "api");
+    let first = token_text(&token(&s, "api", &[]).ok());
+    assert_eq!(server.refreshes(), 0);
+    let second = token_text(&token(&s, "api", &["--rejected"]).ok());
+    assert_ne!(first, second);
+    assert_eq!(server.refreshes(), 1);
+    let third = token_text(&token(&s, "api", &["--after-401"]).ok());
+    assert_ne!(third, second);
+    assert_eq!(server.refreshes(), 2);
+    // `oauth refresh` forces one too.
+    let r = s.run(&["--json", "oauth", "refresh", "api"]).ok();
+    assert_eq!(r.json()["refreshed"], true);
+    assert_eq!(server.refreshes(), 3);
+    // exec hands the current token to a program through its environment.
+    let current = token_text(&token(&s, "api", &[]).ok());
+    let exec = s
+        .run(&[
+            "exec",
+            "--oauth",
+            "TOKEN=api",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s\\n' \"$TOKEN\"",
+        ])
+        .ok();
+    assert_eq!(token_text(&exec), current);
+}
+
+#[test]
+fn server_refuses_missing_or_wrong_pkce_verifier_and_replayed_codes() {
+    let server = Server::start(3600);
+    // The test is the client here: S256 challenge of a known verifier
+    // (RFC 7636 appendix B).
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let code_for = |state: &str| {
+        // A new browser (no session) for each code.
+        let _ = std::fs::remove_file(server.jar());
+        let url = format!(
+            "{}/auth?client_id={CLIENT_ID}&response_type=code&scope=openid&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&state={state}&code_challenge={challenge}&code_challenge_method=S256",
+            server.issuer
+        );
+        let callback = server.browse_to_callback(&url);
+        query_param(&callback, "code").expect("code")
+    };
+    let redirect = "http://127.0.0.1:9/callback";
+    let base = |code: &str| {
+        vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("client_id", CLIENT_ID.to_owned()),
+            ("redirect_uri", redirect.to_owned()),
+            ("code", code.to_owned()),
+        ]
+    };
+    let post = |form: Vec<(&str, String)>| {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        server.token_request(&form)
+    };
+    // No verifier.
+    let code = code_for("s1");
+    let (status, body) = post(base(&code));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    // A wrong verifier.
+    let code = code_for("s2");
+    let mut form = base(&code);
+    form.push(("code_verifier", "x".repeat(43)));
+    let (status, body) = post(form);
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_grant");
+    // The right one, then a replay of the same code.
+    let code = code_for("s3");
+    let mut form = base(&code);
+    form.push(("code_verifier", verifier.to_owned()));
+    let (status, body) = post(form.clone());
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post(form);
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_grant");
+
+    // A code the CLI already redeemed cannot be replayed either.
+    let s = sandbox();
+    let callback = login(&s, &server, "replay");
+    let code = query_param(&callback, "code").expect("code");
+    let redirect_uri = callback.split('?').next().expect("url").to_owned();
+    let (status, body) = server.token_request(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", &redirect_uri),
+        ("code", &code),
+        ("code_verifier", verifier),
+    ]);
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_grant");
+}
+
+#[test]
+fn the_cli_refuses_a_wrong_state_and_stores_nothing() {
+    let server = Server::start(3600);
+    let s = sandbox();
+    let (child, url, stderr) = start_login(&s, &server, "forged");
+    let callback = server.browse_to_callback(&url);
+    let state = query_param(&callback, "state").expect("state");
+    let forged = callback.replace(&format!("state={state}"), "state=forged-state");
+    let (code, _, _) = server.get(&forged);
+    assert_eq!(code, 400);
+    let run = finish(child, stderr);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("state"), "{}", run.stderr);
+    assert_eq!(s.run(&["has", "forged.accessToken"]).code, 1);
+    assert_eq!(s.run(&["has", "forged.oauthClient"]).code, 1);
+}
+
+#[test]
+fn invalid_grant_means_a_new_login_exit_3() {
+    let server = Server::start(3600);
+    let s = sandbox();
+    login(&s, &server, "gone");
+    // The grant ends behind the CLI's back: its refresh token is revoked.
+    let refresh = token_text(&s.run(&["get", "gone.refreshToken"]).ok());
+    let out = server.curl(&[
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--data-urlencode",
+        &format!("client_id={CLIENT_ID}"),
+        "--data-urlencode",
+        &format!("token={refresh}"),
+        &format!("{}/token/revocation", server.issuer),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
+    let run = token(&s, "gone", &["--rejected"]);
+    let line = run.fails(3).to_owned();
+    assert!(line.contains("log in again"), "{line}");
+    assert!(!line.contains(&refresh));
+    // Marked: later calls say so without asking the server.
+    let st = s.run(&["--json", "oauth", "status", "gone"]).ok().json();
+    assert_eq!(st["needs_login"], true);
+    assert_eq!(st["has_refresh_token"], false);
+    token(&s, "gone", &[]).fails(3);
+    // JSON errors carry the kind.
+    let run = s.run(&["--json", "oauth", "token", "gone"]);
+    assert_eq!(run.code, 3);
+    assert!(run.stderr.contains(r#""kind":"unlock""#), "{}", run.stderr);
+}
+
+#[test]
+fn server_down_gives_the_current_token_while_it_lasts_else_exit_7() {
+    let mut server = Server::start(120);
+    let s = sandbox();
+    login(&s, &server, "down");
+    let stored = token_text(&s.run(&["get", "down.accessToken"]).ok());
+    server.stop();
+    // A refresh is due (under 5 minutes) but the server is gone: the token
+    // still has time left, so it is printed with a warning.
+    let run = token(&s, "down", &[]).ok();
+    assert_eq!(token_text(&run), stored);
+    assert!(run.stderr.contains("could not refresh"), "{}", run.stderr);
+    // Rejected and unrenewable: exit 7, kind network.
+    let run = s.run(&["--json", "oauth", "token", "down", "--rejected"]);
+    assert_eq!(run.code, 7, "{run:?}");
+    assert!(run.stderr.contains(r#""kind":"network""#), "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    // Nothing was lost: the login is intact.
+    let st = s.run(&["--json", "oauth", "status", "down"]).ok().json();
+    assert_eq!(st["has_refresh_token"], true);
+    assert_eq!(st["needs_login"], false);
+}
+
+#[test]
+fn revoke_ends_the_grant_at_the_server_and_removes_the_entries() {
+    let server = Server::start(3600);
+    let s = sandbox();
+    login(&s, &server, "bye");
+    let access = token_text(&token(&s, "bye", &[]).ok());
+    assert_eq!(server.userinfo_status(&access), 200);
+    let run = s.run(&["--json", "oauth", "revoke", "bye"]).ok();
+    let out = run.json();
+    assert_eq!(out["revoked_at_server"], true);
+    assert_eq!(out["token_type"], "refresh_token");
+    assert_eq!(server.userinfo_status(&access), 401);
+    assert_eq!(s.run(&["ls", "bye."]).ok().text(), "");
+    token(&s, "bye", &[]).fails(1);
+    let audit =
+        std::fs::read_to_string(format!("{}.audit.jsonl", s.vault.display())).expect("audit log");
+    assert!(audit.contains("oauth-revoke"));
+}
+
+#[test]
+fn device_flow_login() {
+    let server = Server::start(3600);
+    let s = sandbox();
+    let ca = server.ca();
+    let mut child = s
+        .command(&[
+            "oauth",
+            "login",
+            "tv",
+            "--device",
+            "--issuer",
+            &server.issuer,
+            "--client-id",
+            CLIENT_ID,
+            "--ca-file",
+            &ca,
+        ])
+        .spawn()
+        .expect("spawn login --device");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let url = read_url_line(&mut stderr, &format!("{}/device", server.issuer));
+    // The user opens the URL (it carries the code), confirms, and the
+    // server's login and consent approve.
+    let (code, _, page) = server.get(&url);
+    assert_eq!(code, 200, "{page}");
+    let xsrf = between(&page, r#"name="xsrf" value=""#, "\"").expect("xsrf field");
+    let user_code = between(&page, r#"name="user_code" value=""#, "\"").expect("user_code");
+    let action = between(&page, r#"action=""#, "\"").expect("form action");
+    let action = if action.starts_with("http") {
+        action
+    } else {
+        format!("{}{action}", server.issuer)
+    };
+    let out = server.curl(&[
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{redirect_url}",
+        "--data-urlencode",
+        &format!("xsrf={xsrf}"),
+        "--data-urlencode",
+        &format!("user_code={user_code}"),
+        "--data-urlencode",
+        "confirm=yes",
+        &action,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (_, location) = text.split_once(' ').expect("status and location");
+    // Follow the redirects through login and consent to the success page.
+    let mut next = location.to_owned();
+    for _ in 0..20 {
+        if next.is_empty() {
+            break;
+        }
+        next = server.get(&next).1;
+    }
+    assert!(next.is_empty(), "still redirecting");
+    finish(child, stderr).ok();
+    let st = s.run(&["--json", "oauth", "status", "tv"]).ok().json();
+    assert_eq!(st["grant"], "device_code");
+    let access = token_text(&token(&s, "tv", &[]).ok());
+    assert_eq!(server.userinfo_status(&access), 200);
+}
+
+#[test]
+fn tls_is_verified_and_ssl_cert_file_is_honoured() {
+    let server = Server::start(3600);
+    let s = sandbox();
+    // No CA given: the test server's certificate is not trusted (exit 7).
+    let run = s.run(&[
+        "oauth",
+        "login",
+        "tls",
+        "--issuer",
+        &server.issuer,
+        "--client-id",
+        CLIENT_ID,
+        "--no-browser",
+    ]);
+    let line = run.fails(7);
+    assert!(line.to_lowercase().contains("certificate"), "{line}");
+    // SSL_CERT_FILE instead of --ca-file: the login works, and later
+    // refreshes need it again (it is not stored). Without --no-browser and
+    // without a graphical session, no browser is tried: the URL is printed.
+    let mut child = s
+        .command(&[
+            "oauth",
+            "login",
+            "tls",
+            "--issuer",
+            &server.issuer,
+            "--client-id",
+            CLIENT_ID,
+        ])
+        .env("SSL_CERT_FILE", server.ca())
+        .spawn()
+        .expect("spawn login");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let url = read_url_line(&mut stderr, &format!("{}/auth?", server.issuer));
+    let callback = server.browse_to_callback(&url);
+    assert_eq!(server.get(&callback).0, 200);
+    finish(child, stderr).ok();
+    token(&s, "tls", &["--rejected"]).fails(7);
+    let mut cmd = s.command(&["oauth", "token", "tls", "--rejected"]);
+    cmd.env("SSL_CERT_FILE", server.ca());
+    let fresh = token_text(&crate::common::run_command(cmd, None).ok());
+    assert_eq!(server.userinfo_status(&fresh), 200);
+    // --ca-file on a later command works too.
+    let ca = server.ca();
+    token(&s, "tls", &["--rejected", "--ca-file", &ca]).ok();
+    assert_eq!(server.refreshes(), 2);
+}
+
+#[test]
+fn login_errors_have_their_exit_codes() {
+    let s = sandbox();
+    // An issuer must be https.
+    s.run(&[
+        "oauth",
+        "login",
+        "x",
+        "--issuer",
+        "http://127.0.0.1:9",
+        "--client-id",
+        "c",
+    ])
+    .fails(2);
+    // A bad login name.
+    s.run(&["oauth", "token", "a.b"]).fails(2);
+    // Nothing to refresh.
+    s.run(&["oauth", "token", "nobody"]).fails(1);
+    // Discovery against a server that is not there: network.
+    let run = s.run(&[
+        "oauth",
+        "login",
+        "x",
+        "--issuer",
+        "https://127.0.0.1:9",
+        "--client-id",
+        "c",
+        "--no-browser",
+    ]);
+    run.fails(7);
+}
+
+/// Waits until process `pid` has `path` open (it is then waiting for the
+/// lock); panics after a minute.
+fn wait_until_open(pid: u32, path: &Path) {
+    let target = std::fs::canonicalize(path).expect("lock path");
+    for _ in 0..6000 {
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd"));
+        let open = fds.is_ok_and(|fds| {
+            fds.flatten()
+                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|p| p == target))
+        });
+        if open {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("process {pid} never opened {}", path.display());
+}
+
+/// The value of `name` in the query of `url`.
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => out.push(b),
+                    Err(_) => out.extend_from_slice(&bytes[i..i + 3]),
+                }
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The text between `start` and the next `end` in `s`.
+fn between(s: &str, start: &str, end: &str) -> Option<String> {
+    let from = s.find(start)? + start.len();
+    let len = s[from..].find(end)?;
+    Some(s[from..from + len].to_owned())
+}

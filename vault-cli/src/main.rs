@@ -29,6 +29,10 @@ use crate::output::Format;
 
 fn main() -> ExitCode {
     harden::apply();
+    // Secrets given in the environment are copied out and removed from it
+    // first: no program credvault starts (exec, pass, gpg, git, a browser)
+    // can inherit them, however it is started.
+    passphrase::capture_secret_env();
     // A panic is a bug: report it in one line without its payload (which
     // could quote data) and exit with a documented code, never 101.
     std::panic::set_hook(Box::new(|info| {

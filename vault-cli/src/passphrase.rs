@@ -21,6 +21,37 @@ pub const ENV_PASSPHRASE: &str = credvault::secret_env::PASSPHRASE;
 /// passphrase`).
 pub const ENV_NEW_PASSPHRASE: &str = credvault::secret_env::NEW_PASSPHRASE;
 
+/// The secret variables, taken out of the process environment at start
+/// ([`capture_secret_env`]), so no child ever inherits them.
+static CAPTURED: std::sync::OnceLock<credvault::secret_env::Captured> = std::sync::OnceLock::new();
+
+/// Takes the secret variables (`credvault::secret_env::ALL`) out of this
+/// process's environment and keeps their values for the sources below.
+/// `main` calls it first, before any thread exists.
+pub fn capture_secret_env() {
+    let _ = CAPTURED.set(credvault::secret_env::take_from_process());
+}
+
+/// The value of a secret variable: as captured at start, else (when
+/// nothing was captured, as in unit tests) from the environment.
+pub fn secret_var(var: &str) -> Option<OsString> {
+    match CAPTURED.get() {
+        // Bytes that came from the environment of this very platform.
+        Some(captured) => captured.get(var).map(|bytes| {
+            #[cfg(unix)]
+            {
+                use std::os::unix::ffi::OsStringExt;
+                OsString::from_vec(bytes.to_vec())
+            }
+            #[cfg(not(unix))]
+            {
+                OsString::from(String::from_utf8_lossy(bytes).into_owned())
+            }
+        }),
+        None => std::env::var_os(var),
+    }
+}
+
 /// Largest passphrase file read, in bytes.
 const MAX_FILE_LEN: u64 = 64 * 1024;
 
@@ -54,7 +85,7 @@ impl Source {
         if let Some(path) = file {
             return Source::File(path);
         }
-        match std::env::var_os(ENV_PASSPHRASE) {
+        match secret_var(ENV_PASSPHRASE) {
             Some(value) if !value.is_empty() => Source::Env(os_bytes(value)),
             _ => Source::Prompt,
         }
@@ -68,7 +99,7 @@ impl Source {
         if let Some(path) = file {
             return Source::File(path);
         }
-        match std::env::var_os(ENV_NEW_PASSPHRASE) {
+        match secret_var(ENV_NEW_PASSPHRASE) {
             Some(value) if !value.is_empty() => Source::Env(os_bytes(value)),
             _ => Source::Prompt,
         }

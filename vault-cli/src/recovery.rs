@@ -53,8 +53,10 @@ impl Recovery {
         } else if prompt {
             RecoverySource::Prompt
         } else {
-            match std::env::var(ENV_RECOVERY) {
-                Ok(value) if !value.trim().is_empty() => RecoverySource::Env(Zeroizing::new(value)),
+            match crate::passphrase::secret_var(ENV_RECOVERY).map(std::ffi::OsString::into_string) {
+                Some(Ok(value)) if !value.trim().is_empty() => {
+                    RecoverySource::Env(Zeroizing::new(value))
+                }
                 _ => RecoverySource::None,
             }
         };

@@ -9,6 +9,8 @@
 
 use std::process::Command;
 
+use zeroize::Zeroizing;
+
 /// The vault passphrase (the CLI's `--passphrase-file` alternative).
 pub const PASSPHRASE: &str = "CREDVAULT_PASSPHRASE";
 
@@ -28,6 +30,46 @@ pub fn scrub(cmd: &mut Command) -> &mut Command {
         cmd.env_remove(var);
     }
     cmd
+}
+
+/// The secret variables of a process, taken out of its environment by
+/// [`take_from_process`].
+#[derive(Default)]
+pub struct Captured {
+    values: Vec<(&'static str, Zeroizing<Vec<u8>>)>,
+}
+
+impl Captured {
+    /// The value `var` had, if it was set.
+    pub fn get(&self, var: &str) -> Option<&[u8]> {
+        self.values
+            .iter()
+            .find(|(name, _)| *name == var)
+            .map(|(_, value)| value.as_slice())
+    }
+}
+
+impl std::fmt::Debug for Captured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.values.iter().map(|(name, _)| *name).collect();
+        f.debug_struct("Captured").field("set", &names).finish()
+    }
+}
+
+/// Copies every variable of [`ALL`] out of this process's environment and
+/// removes it there, so that no child can inherit it, however it is
+/// started (a browser opened by a crate, a helper spawned by a library).
+/// Call it once at the start of `main`, before any thread is started: the
+/// environment is process-wide state.
+pub fn take_from_process() -> Captured {
+    let mut values = Vec::new();
+    for var in ALL {
+        if let Some(value) = std::env::var_os(var) {
+            values.push((var, Zeroizing::new(value.into_encoded_bytes())));
+            std::env::remove_var(var);
+        }
+    }
+    Captured { values }
 }
 
 #[cfg(test)]

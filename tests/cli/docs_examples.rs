@@ -8,12 +8,14 @@
 //! Each block gets a sandbox of its own: HOME and the XDG directories in a
 //! temp dir (also the working directory), `CREDVAULT_VAULT` there (no vault
 //! yet), `CREDVAULT_PASSPHRASE` set, a D-Bus address where no bus listens
-//! (so no OS keychain), and `PATH` with the freshly built `credvault`
-//! first. It runs under `set -e -o pipefail`, so every command counts,
-//! not only the last. The harness defines a shell function `credvault`
-//! that adds the test-only weak KDF flags (`--kdf-memory-mib 8
-//! --kdf-iterations 1 --kdf-parallelism 1`) to an `init` that names no
-//! `--kdf-` flag, so the examples show the real command and still run in
+//! (so no OS keychain; `<!-- test: run keychain -->` blocks get the real
+//! session bus under `CREDVAULT_TEST_KEYRING=secret-service`), and `PATH`
+//! with the freshly built `credvault` first. It runs under `set -e -o
+//! pipefail`, so every command counts, not only the last. The harness
+//! defines a shell function `credvault` that adds the test-only weak KDF
+//! flags (`--kdf-memory-mib 8 --kdf-iterations 1 --kdf-parallelism 1`) to
+//! an `init`, `slot add passphrase` or `passwd` that names no `--kdf-`
+//! flag, so the examples show the real commands and still run in
 //! milliseconds.
 
 use std::path::{Path, PathBuf};
@@ -23,6 +25,11 @@ use crate::common::PASS;
 
 /// The line that marks the next fenced block as runnable.
 const MARKER: &str = "<!-- test: run -->";
+/// The line that marks a block that needs an OS keychain: it runs with the
+/// test process's D-Bus session, and only when `CREDVAULT_TEST_KEYRING` is
+/// `secret-service` (inside `scripts/with-secret-service.sh`, as CI's
+/// second pass), like the keychain tests.
+const MARKER_KEYCHAIN: &str = "<!-- test: run keychain -->";
 
 /// The guides whose main example must be runnable: each needs at least one
 /// marked block (a guide that loses its last one fails, rather than being
@@ -42,17 +49,19 @@ const MUST_HAVE_EXAMPLE: &[&str] = &[
 /// Runs before every block: the weak-KDF wrapper and strict mode.
 const PRELUDE: &str = r#"
 credvault() {
-    local arg seen=0
+    local arg prev="" seen=0
     local -a args=()
     for arg in "$@"; do
         args+=("$arg")
-        if [ "$seen" = 0 ] && [ "$arg" = init ]; then
+        if [ "$seen" = 0 ] && { [ "$arg" = init ] || [ "$arg" = passwd ] ||
+            { [ "$prev" = add ] && [ "$arg" = passphrase ]; }; }; then
             seen=1
             case " $* " in
                 *" --kdf-"*) ;;
                 *) args+=(--kdf-memory-mib 8 --kdf-iterations 1 --kdf-parallelism 1) ;;
             esac
         fi
+        prev="$arg"
     done
     command credvault "${args[@]}"
 }
@@ -69,6 +78,8 @@ struct Block {
     line: usize,
     /// The block's lines, without the fences.
     code: String,
+    /// Marked with [`MARKER_KEYCHAIN`].
+    keychain: bool,
 }
 
 /// The repository root (the CLI crate is one level below it).
@@ -112,7 +123,8 @@ fn extract(file: &str, text: &str) -> Result<Vec<Block>, String> {
         if lines[i].trim_start().starts_with("```") {
             in_fence = !in_fence;
         }
-        if in_fence || lines[i].trim() != MARKER {
+        let marker = lines[i].trim();
+        if in_fence || (marker != MARKER && marker != MARKER_KEYCHAIN) {
             i += 1;
             continue;
         }
@@ -120,7 +132,7 @@ fn extract(file: &str, text: &str) -> Result<Vec<Block>, String> {
         let opening = lines.get(fence).map(|l| l.trim_end());
         if !matches!(opening, Some("```sh") | Some("```bash")) {
             return Err(format!(
-                "{file}:{}: `{MARKER}` must be followed directly by a ```sh or ```bash fence",
+                "{file}:{}: `{marker}` must be followed directly by a ```sh or ```bash fence",
                 i + 1
             ));
         }
@@ -138,6 +150,7 @@ fn extract(file: &str, text: &str) -> Result<Vec<Block>, String> {
             file: file.to_string(),
             line: fence + 1,
             code: lines[fence + 1..end].join("\n"),
+            keychain: marker == MARKER_KEYCHAIN,
         });
         i = end + 1;
     }
@@ -159,8 +172,8 @@ fn run(block: &Block) -> Result<(), String> {
     let script = dir.path().join("example.sh");
     std::fs::write(&script, format!("{PRELUDE}\n{}\n", block.code)).expect("script");
     // setsid: no controlling terminal, so nothing can wait on a prompt.
-    let out = Command::new("setsid")
-        .arg("bash")
+    let mut cmd = Command::new("setsid");
+    cmd.arg("bash")
         .arg("--noprofile")
         .arg("--norc")
         .arg(&script)
@@ -175,13 +188,21 @@ fn run(block: &Block) -> Result<(), String> {
         .env("XDG_CACHE_HOME", home.join(".cache"))
         .env("CREDVAULT_VAULT", dir.path().join("vaults/vault.cvault"))
         .env("CREDVAULT_PASSPHRASE", PASS)
-        .env(
-            "DBUS_SESSION_BUS_ADDRESS",
-            format!("unix:path={}", dir.path().join("no-bus").display()),
-        )
-        .stdin(Stdio::null())
-        .output()
-        .expect("run bash");
+        .env("CREDVAULT_NEW_PASSPHRASE", PASS)
+        .stdin(Stdio::null());
+    match (block.keychain, std::env::var_os("DBUS_SESSION_BUS_ADDRESS")) {
+        // The Secret Service of scripts/with-secret-service.sh.
+        (true, Some(bus)) => {
+            cmd.env("DBUS_SESSION_BUS_ADDRESS", bus);
+        }
+        _ => {
+            cmd.env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                format!("unix:path={}", dir.path().join("no-bus").display()),
+            );
+        }
+    }
+    let out = cmd.output().expect("run bash");
     if out.status.success() {
         return Ok(());
     }
@@ -207,16 +228,31 @@ fn documented_examples_run_as_written() {
             Err(e) => problems.push(e),
         }
     }
-    assert!(!blocks.is_empty(), "no runnable examples found");
+    assert!(
+        blocks.iter().any(|b| !b.keychain),
+        "no runnable examples found"
+    );
     for file in MUST_HAVE_EXAMPLE {
-        if !blocks.iter().any(|b| b.file == *file) {
+        if !blocks.iter().any(|b| b.file == *file && !b.keychain) {
             problems.push(format!("{file}: no `{MARKER}` example"));
         }
     }
+    let secret_service = std::env::var("CREDVAULT_TEST_KEYRING").as_deref() == Ok("secret-service");
+    let mut skipped = 0;
     for block in &blocks {
+        if block.keychain && !secret_service {
+            skipped += 1;
+            continue;
+        }
         if let Err(e) = run(block) {
             problems.push(e);
         }
+    }
+    if skipped > 0 {
+        eprintln!(
+            "{skipped} keychain example(s) not run: they need CREDVAULT_TEST_KEYRING=secret-service \
+             (bash scripts/with-secret-service.sh; see scripts/test.sh)"
+        );
     }
     assert!(
         problems.is_empty(),

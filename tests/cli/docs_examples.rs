@@ -298,3 +298,16 @@ fn a_marker_without_a_shell_fence_is_an_error() {
     let quoted = "```text\n<!-- test: run -->\n```\n";
     assert!(extract("x.md", quoted).expect("ok").is_empty());
 }
+
+#[test]
+fn readme_stays_a_start_page() {
+    // Issue 20: the README is where a newcomer starts; a feature's details
+    // go into a guide in docs/ with a row in the README's table.
+    let len = std::fs::metadata(repo_root().join("README.md"))
+        .expect("README.md")
+        .len();
+    assert!(
+        len <= 12 * 1024,
+        "README.md is {len} bytes (at most 12 KiB): move feature sections into docs/"
+    );
+}

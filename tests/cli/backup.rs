@@ -51,7 +51,7 @@ fn names(dir: &Path) -> Vec<String> {
     out
 }
 
-/// The "done when": backup → new machine → restore, as the README
+/// The "done when": backup → new machine → restore, as docs/backup.md
 /// tells it, with the recovery code alone and with the passphrase.
 #[test]
 fn backup_then_restore_on_a_new_machine_with_the_recovery_code_or_passphrase() {

@@ -23,6 +23,8 @@ fn man_page_is_roff() {
     let text = run.text();
     assert!(text.contains(".TH credvault 1"), "{text}");
     assert!(text.contains("passphrase\\-file"), "{text}");
+    // The man page points to the guides (issue 20).
+    assert!(text.contains("docs/README.md"), "{text}");
 }
 
 #[test]
@@ -48,6 +50,16 @@ fn help_and_version_exit_0() {
     ] {
         assert!(help.text().contains(needle), "{needle} missing from help");
     }
+    // Both helps point to the guides (issue 20).
+    assert!(
+        help.text().contains("docs/cli.md"),
+        "guides missing from --help"
+    );
+    let short = s.run(&["-h"]).ok();
+    assert!(
+        short.text().contains("docs/cli.md"),
+        "guides missing from -h"
+    );
     let sub = s.run(&["set", "--help"]).ok();
     assert!(sub.text().contains("never taken from the command line"));
     let version = s.run(&["--version"]).ok();

@@ -219,7 +219,7 @@ fn init_set_get_status_with_no_passphrase_at_all() {
         listed_accounts().contains(&account),
         "secret-tool search shows the item"
     );
-    // The plain `secret-tool search service credvault` of the README too.
+    // The plain `secret-tool search service credvault` of docs/keychain.md too.
     let plain = secret_tool(&["search", "service", SERVICE]);
     assert!(plain.status.success(), "{plain:?}");
     assert!(!plain.stdout.is_empty(), "{plain:?}");

@@ -15,6 +15,8 @@ mod concurrency;
 mod tty;
 // Completions, man page, help and version.
 mod docs;
+// The runnable examples of README.md and docs/*.md, run as written (issue 20).
+mod docs_examples;
 // The OS keychain end to end: a real Secret Service, and none at all.
 mod keychain;
 // The timed session unlock in the kernel keyring: unlock, expiry, lock.

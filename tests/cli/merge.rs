@@ -235,7 +235,7 @@ impl Git<'_> {
         run
     }
 
-    /// The README's recipe: the driver and the textconv in git config.
+    /// The recipe of docs/several-machines.md: the driver and the textconv in git config.
     fn configure(&self, dir: &Path) {
         let bin = env!("CARGO_BIN_EXE_credvault");
         let driver = format!("'{bin}' git-merge-driver %O %A %B");

@@ -62,7 +62,16 @@ Exit codes:
   7  network: an OAuth server could not be reached and no token with time
      left was at hand (oauth, exec --oauth)
   126, 127  exec: the program cannot be run / was not found; otherwise exec
-     exits with the program's own status";
+     exits with the program's own status
+
+Guides: docs/ in the credvault repository (docs/README.md): the full
+reference (docs/cli.md), migrating, keychain, backup, audit, several
+machines, performance, security.";
+
+/// The last line of `-h` (the short help).
+const AFTER_HELP: &str = "\
+More: `credvault --help` (environment, exit codes); guides in docs/ of the
+credvault repository (docs/README.md; full reference: docs/cli.md).";
 
 /// An encrypted credential vault.
 ///
@@ -76,6 +85,7 @@ Exit codes:
     version,
     propagate_version = true,
     arg_required_else_help = true,
+    after_help = AFTER_HELP,
     after_long_help = AFTER_LONG_HELP
 )]
 pub struct Cli {
@@ -417,8 +427,8 @@ pub enum Command {
     Merge(MergeArgs),
 
     /// Git merge driver: `credvault git-merge-driver %O %A %B` merges
-    /// the vault versions of a git merge into %A (see the README's
-    /// .gitattributes and git config recipe).
+    /// the vault versions of a git merge into %A (the .gitattributes and
+    /// git config recipe: docs/several-machines.md).
     ///
     /// Exit 0 when merged. On any failure (no credentials, another vault)
     /// %A is left as it was and the exit is non-zero: git then reports a

@@ -1,5 +1,5 @@
 //! `passwd` (a rewrap) and `rekey` (a new data key), and `recovery rotate`.
-//! See the README, "Rewrap versus rekey": a rewrap changes one slot's
+//! See docs/backup.md, "Rewrap versus rekey": a rewrap changes one slot's
 //! credential and leaves the data key alone, so older copies still open
 //! with the old credential; a rekey makes everything old useless against
 //! the current vault.

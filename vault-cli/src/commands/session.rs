@@ -4,7 +4,7 @@
 //! enforces (`credvault::session`); later commands find it there first.
 //! `lock` drops it. Elsewhere both fail with a clear error (exit 2).
 //!
-//! The trade-off (README, "OS keychain and session unlock"): while the key
+//! The trade-off (docs/keychain.md, "Session unlock"): while the key
 //! lives, any process of the same user, and root, can read it.
 
 #![cfg_attr(not(target_os = "linux"), allow(unused_imports))]

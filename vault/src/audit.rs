@@ -325,6 +325,36 @@ pub struct AuditLog {
     path: PathBuf,
     max_bytes: u64,
     keep: usize,
+    /// The end of the log as this handle (or a clone) last wrote it, so a
+    /// long-lived handle need not re-read the last line on every append.
+    tail: std::sync::Arc<std::sync::Mutex<Option<Tail>>>,
+}
+
+/// The active file as it was right after our last append: its identity
+/// and length, and the hash and `seq` of its last line. Appends happen
+/// under the head lock, so while the file still has this identity and
+/// length, nobody appended since and the last line is ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tail {
+    file: (u64, u64, u64),
+    hash: String,
+    seq: u64,
+}
+
+/// Device, inode and length of the file at `path`, if it exists.
+fn identity(path: &Path) -> Option<(u64, u64, u64)> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.dev(), meta.ino(), meta.len()))
+    }
+    #[cfg(not(unix))]
+    {
+        // Without inode numbers the cache is not trusted (see `append`).
+        let _ = meta;
+        None
+    }
 }
 
 impl AuditLog {
@@ -343,6 +373,7 @@ impl AuditLog {
             path: path.into(),
             max_bytes: DEFAULT_MAX_BYTES,
             keep: DEFAULT_KEEP,
+            tail: std::sync::Arc::default(),
         }
     }
 
@@ -424,18 +455,31 @@ impl AuditLog {
         key: Option<&AuditKey>,
         head: &mut File,
     ) -> Result<u64, AuditError> {
-        let mut last = last_line(&self.path)?;
-        if last.is_none() {
-            last = last_line(&self.rotated(1))?;
-        }
-        let (prev, seq) = match &last {
-            Some(line) => (
-                sha256_hex(line.as_bytes()),
-                parse_seq(line).map_or(1, |s| s + 1),
-            ),
-            None => (ZERO_HASH.to_owned(), 1),
+        let before = identity(&self.path);
+        let cached = self.tail.lock().ok().and_then(|t| t.clone());
+        let (prev, seq) = match cached {
+            // Nobody appended since our last line: it is still the last.
+            Some(tail) if before.is_some() && before == Some(tail.file) => {
+                (tail.hash, tail.seq + 1)
+            }
+            _ => {
+                let mut last = last_line(&self.path)?;
+                if last.is_none() {
+                    last = last_line(&self.rotated(1))?;
+                }
+                match &last {
+                    Some(line) => (
+                        sha256_hex(line.as_bytes()),
+                        parse_seq(line).map_or(1, |s| s + 1),
+                    ),
+                    None => (ZERO_HASH.to_owned(), 1),
+                }
+            }
         };
-        let size = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        if let Ok(mut tail) = self.tail.lock() {
+            *tail = None;
+        }
+        let size = before.map_or(0, |(_, _, len)| len);
         if size >= self.max_bytes {
             self.rotate()?;
         }
@@ -452,11 +496,15 @@ impl AuditLog {
                 source: io::Error::new(io::ErrorKind::WriteZero, "short write"),
             });
         }
+        let hash = sha256_hex(line.as_bytes());
         if let Some(key) = key {
-            let record = head_record(key, seq, &sha256_hex(line.as_bytes()));
+            let record = head_record(key, seq, &hash);
             head.seek(SeekFrom::Start(0))
                 .and_then(|_| head.write_all(record.as_bytes()))
                 .map_err(io_err("write", &self.head_path()))?;
+        }
+        if let (Some(file), Ok(mut tail)) = (identity(&self.path), self.tail.lock()) {
+            *tail = Some(Tail { file, hash, seq });
         }
         Ok(seq)
     }
@@ -1010,6 +1058,26 @@ mod tests {
         assert_eq!(entries.len(), 5);
         assert_eq!(entries[2].key.as_deref(), Some("k2"));
         assert_eq!(entries[2].seq, 3);
+    }
+
+    #[test]
+    fn long_lived_handles_interleaving_keep_one_chain() {
+        // Two handles with their own tail caches (the app and the CLI),
+        // and rotation in between: every append must follow the other's.
+        let (_d, a, k) = log_with(1);
+        let b = AuditLog::at(a.path()).with_max_bytes(600);
+        let a = a.with_max_bytes(600);
+        for i in 0..12 {
+            let log = if i % 3 == 0 { &b } else { &a };
+            let seq = log
+                .append(&event("retrieve", &format!("k{i}")), Some(&k))
+                .unwrap();
+            assert_eq!(seq, i + 2);
+        }
+        let v = a.verify(&k).unwrap();
+        assert!(v.is_intact(), "{:?}", v.problem);
+        assert_eq!(v.last_seq, Some(13));
+        assert!(a.rotated(1).exists(), "the test rotated");
     }
 
     #[test]

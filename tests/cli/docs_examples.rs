@@ -42,6 +42,7 @@ const MUST_HAVE_EXAMPLE: &[&str] = &[
     "docs/backup.md",
     "docs/audit.md",
     "docs/several-machines.md",
+    "docs/pass.md",
     "docs/performance.md",
     "docs/security.md",
 ];

@@ -325,9 +325,21 @@ pub struct AuditLog {
     path: PathBuf,
     max_bytes: u64,
     keep: usize,
-    /// The end of the log as this handle (or a clone) last wrote it, so a
-    /// long-lived handle need not re-read the last line on every append.
-    tail: std::sync::Arc<std::sync::Mutex<Option<Tail>>>,
+    /// What a long-lived handle (and its clones) keeps between appends:
+    /// the end of the log as it last wrote it, and its open files. Held
+    /// for the whole of an append, which also serialises the threads of
+    /// one process (a `flock` does not tell them apart).
+    kept: std::sync::Arc<std::sync::Mutex<Kept>>,
+}
+
+/// See [`AuditLog`]'s `kept`.
+#[derive(Debug, Default)]
+struct Kept {
+    tail: Option<Tail>,
+    /// The head anchor, open, and its device and inode.
+    head: Option<(File, (u64, u64))>,
+    /// The active log, open for appending, and its device and inode.
+    log: Option<(File, (u64, u64))>,
 }
 
 /// The active file as it was right after our last append: its identity
@@ -339,6 +351,11 @@ struct Tail {
     file: (u64, u64, u64),
     hash: String,
     seq: u64,
+}
+
+/// Device and inode of the file at `path`, if it exists (Unix).
+fn dev_ino(path: &Path) -> Option<(u64, u64)> {
+    identity(path).map(|(dev, ino, _)| (dev, ino))
 }
 
 /// Device, inode and length of the file at `path`, if it exists.
@@ -373,7 +390,7 @@ impl AuditLog {
             path: path.into(),
             max_bytes: DEFAULT_MAX_BYTES,
             keep: DEFAULT_KEEP,
-            tail: std::sync::Arc::default(),
+            kept: std::sync::Arc::default(),
         }
     }
 
@@ -442,10 +459,26 @@ impl AuditLog {
     /// `"auth":"none"`). Returns its `seq`.
     pub fn append(&self, event: &Event, key: Option<&AuditKey>) -> Result<u64, AuditError> {
         let head_path = self.head_path();
-        let mut head = open_rw(&head_path)?;
+        let mut kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The head file kept open from the last append, while it is still
+        // the file at its path.
+        let reuse = match kept.head.take() {
+            Some((file, id)) if dev_ino(&head_path) == Some(id) => Some(file),
+            _ => None,
+        };
+        let mut head = match reuse {
+            Some(file) => file,
+            None => open_rw(&head_path)?,
+        };
         lock(&head, &head_path)?;
-        let result = self.append_locked(event, key, &mut head);
+        let result = self.append_locked(event, key, &mut head, &mut kept);
         let _ = head.unlock();
+        if let Some(id) = dev_ino(&head_path) {
+            kept.head = Some((head, id));
+        }
         result
     }
 
@@ -454,9 +487,10 @@ impl AuditLog {
         event: &Event,
         key: Option<&AuditKey>,
         head: &mut File,
+        kept: &mut Kept,
     ) -> Result<u64, AuditError> {
         let before = identity(&self.path);
-        let cached = self.tail.lock().ok().and_then(|t| t.clone());
+        let cached = kept.tail.take();
         let (prev, seq) = match cached {
             // Nobody appended since our last line: it is still the last.
             Some(tail) if before.is_some() && before == Some(tail.file) => {
@@ -476,15 +510,18 @@ impl AuditLog {
                 }
             }
         };
-        if let Ok(mut tail) = self.tail.lock() {
-            *tail = None;
-        }
         let size = before.map_or(0, |(_, _, len)| len);
         if size >= self.max_bytes {
             self.rotate()?;
         }
         let line = encode(event, seq, &prev, key);
-        let mut file = open_append(&self.path)?;
+        // The active file kept open from the last append, while it is
+        // still the file at the path (a rotation renames it away).
+        let now = dev_ino(&self.path);
+        let mut file = match kept.log.take() {
+            Some((file, id)) if now == Some(id) => file,
+            _ => open_append(&self.path)?,
+        };
         let mut bytes = line.clone().into_bytes();
         bytes.push(b'\n');
         // One write per line on an O_APPEND file: lines never interleave.
@@ -503,8 +540,13 @@ impl AuditLog {
                 .and_then(|_| head.write_all(record.as_bytes()))
                 .map_err(io_err("write", &self.head_path()))?;
         }
-        if let (Some(file), Ok(mut tail)) = (identity(&self.path), self.tail.lock()) {
-            *tail = Some(Tail { file, hash, seq });
+        if let Some(after) = identity(&self.path) {
+            kept.tail = Some(Tail {
+                file: after,
+                hash,
+                seq,
+            });
+            kept.log = Some((file, (after.0, after.1)));
         }
         Ok(seq)
     }

@@ -57,6 +57,37 @@ export declare class CredentialService {
    * calls fail with code `usage`. Closing twice is harmless.
    */
   close(): void
+  /**
+   * Two-way sync with the `pass` password store (`credvault pass
+   * sync`): a side that changed since the last sync is copied to the
+   * other; both changed is a conflict, left alone unless `prefer`.
+   */
+  syncPass(opts?: PassSyncOptions | undefined | null): PassReport
+  /**
+   * An access token of the OAuth login `name` with at least
+   * `minValidSeconds` (default 300) left, refreshed under the vault's
+   * lock when needed (or when `rejected`: the last one got HTTP 401).
+   * Errors: `not_found` (no such login), `unlock` (a new login is
+   * needed), `network` (the server is unreachable and the token has no
+   * time left).
+   */
+  getValidToken(name: string, opts?: TokenOptions | undefined | null): string
+  /** Refreshes the OAuth login `name` now; returns the new access token. */
+  refreshToken(name: string): string
+  /**
+   * Whether the access token of `name` is missing or has less than
+   * `minValidSeconds` (default 300) left.
+   */
+  isTokenExpired(name: string, minValidSeconds?: number | undefined | null): boolean
+  /**
+   * Revokes the OAuth login `name` at the server (RFC 7009) and removes
+   * its tokens from the vault.
+   */
+  revokeToken(name: string): RevokeResult
+  /** `getValidToken` off the main thread. */
+  getValidTokenAsync(name: string, opts?: TokenOptions | undefined | null): Promise<string>
+  /** `syncPass` off the main thread. */
+  syncPassAsync(opts?: PassSyncOptions | undefined | null): Promise<PassReport>
   /** `store` off the main thread. */
   storeAsync(key: string, value: string | Buffer): Promise<void>
   /** `retrieve` off the main thread. */
@@ -190,6 +221,60 @@ export interface OpenOptions {
   lockTimeoutMs?: number
 }
 
+/** One key of a `syncPass` report. */
+export interface PassItem {
+  /** The vault key (`null` for a pass name that cannot map). */
+  key?: string
+  /** The pass entry name. */
+  pass: string
+  /**
+   * `imported`, `exported`, `unchanged`, `kept`, `conflict`,
+   * `removed-from-vault`, `removed-from-pass`, `unmappable` or `failed`.
+   */
+  status: string
+  /** Why it failed, was kept or conflicted. */
+  reason?: string
+}
+
+/** The report of `syncPass`, as `credvault --json pass sync`. */
+export interface PassReport {
+  /** Whether the vault was saved. */
+  saved: boolean
+  /** Whether this was a dry run. */
+  dry_run: boolean
+  /** Every key, sorted by pass name. */
+  items: Array<PassItem>
+}
+
+/** Options of `syncPass`. */
+export interface PassSyncOptions {
+  /** The part of the store that maps to the vault (default `claude/`). */
+  prefix?: string
+  /**
+   * The password store (default `PASSWORD_STORE_DIR`, else
+   * `~/.password-store`).
+   */
+  store?: string
+  /** Decide and report, change nothing. */
+  dryRun?: boolean
+  /**
+   * Who wins when both sides changed: `vault` or `pass` (default:
+   * nobody; the key is reported `conflict`).
+   */
+  prefer?: string
+}
+
+/** What `revokeToken` did. */
+export interface RevokeResult {
+  /**
+   * Whether the server revoked it (RFC 7009); false when the provider
+   * has no revocation endpoint (the entries are removed all the same).
+   */
+  atServer: boolean
+  /** `refresh_token` or `access_token`: which one the server revoked. */
+  tokenType?: string
+}
+
 /** `status` (the fields of `credvault --json status` an open handle knows). */
 export interface Status {
   /** The vault's absolute path. */
@@ -228,4 +313,12 @@ export interface StatusSlot {
   type: string
   /** Whether it unlocked this handle. */
   unlocked: boolean
+}
+
+/** Options of `getValidToken`. */
+export interface TokenOptions {
+  /** Refresh when less than this is left, in seconds (default 300). */
+  minValidSeconds?: number
+  /** The last token got HTTP 401: refresh it whatever its expiry says. */
+  rejected?: boolean
 }

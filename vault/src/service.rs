@@ -76,10 +76,14 @@ pub enum ServiceError {
     /// The legacy config file could not be read.
     #[error("legacy config: {0}")]
     ConfigIo(#[from] LegacyIoError),
-    /// The `pass` step of [`get_with_pass_fallback`] failed.
+    /// The `pass` step of [`get_with_pass_fallback`], or a sync, failed.
     #[cfg(feature = "pass")]
     #[error("pass: {0}")]
     Pass(#[from] crate::pass::PassError),
+    /// An OAuth token operation failed.
+    #[cfg(feature = "oauth")]
+    #[error(transparent)]
+    OAuth(#[from] crate::oauth::OAuthError),
     /// The legacy config file, or the value in it, is not usable.
     #[error("legacy config {path}: {reason}")]
     Config {

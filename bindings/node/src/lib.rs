@@ -425,6 +425,178 @@ fn status(shared: &Shared) -> std::result::Result<Status, Fail> {
     })
 }
 
+// ---- pass and OAuth ------------------------------------------------------------
+
+/// Options of `syncPass`.
+#[napi(object)]
+pub struct PassSyncOptions {
+    /// The part of the store that maps to the vault (default `claude/`).
+    pub prefix: Option<String>,
+    /// The password store (default `PASSWORD_STORE_DIR`, else
+    /// `~/.password-store`).
+    pub store: Option<String>,
+    /// Decide and report, change nothing.
+    pub dry_run: Option<bool>,
+    /// Who wins when both sides changed: `vault` or `pass` (default:
+    /// nobody; the key is reported `conflict`).
+    pub prefer: Option<String>,
+}
+
+/// One key of a `syncPass` report.
+#[napi(object)]
+pub struct PassItem {
+    /// The vault key (`null` for a pass name that cannot map).
+    pub key: Option<String>,
+    /// The pass entry name.
+    pub pass: String,
+    /// `imported`, `exported`, `unchanged`, `kept`, `conflict`,
+    /// `removed-from-vault`, `removed-from-pass`, `unmappable` or `failed`.
+    pub status: String,
+    /// Why it failed, was kept or conflicted.
+    pub reason: Option<String>,
+}
+
+/// The report of `syncPass`, as `credvault --json pass sync`.
+#[napi(object)]
+pub struct PassReport {
+    /// Whether the vault was saved.
+    pub saved: bool,
+    /// Whether this was a dry run.
+    #[napi(js_name = "dry_run")]
+    pub dry_run: bool,
+    /// Every key, sorted by pass name.
+    pub items: Vec<PassItem>,
+}
+
+fn sync_pass(
+    shared: &Shared,
+    options: Option<PassSyncOptions>,
+) -> std::result::Result<PassReport, Fail> {
+    use credvault::pass::{PassBackend, PassOptions, Prefix, Side};
+    let o = options.unwrap_or(PassSyncOptions {
+        prefix: None,
+        store: None,
+        dry_run: None,
+        prefer: None,
+    });
+    let prefix_text = o
+        .prefix
+        .unwrap_or_else(|| credvault::pass::DEFAULT_PREFIX.to_owned());
+    let prefix = Prefix::new(&prefix_text).map_err(|e| Fail::usage(e.to_string()))?;
+    let prefer = match o.prefer.as_deref() {
+        None => None,
+        Some("vault") => Some(Side::Vault),
+        Some("pass") => Some(Side::Pass),
+        Some(_) => return Err(Fail::usage("prefer must be \"vault\" or \"pass\"")),
+    };
+    let backend = match o.store {
+        Some(dir) => PassBackend::new(dir),
+        None => PassBackend::from_env(),
+    };
+    let options = PassOptions {
+        prefix,
+        dry_run: o.dry_run.unwrap_or(false),
+        overwrite: false,
+        prefer,
+    };
+    let report = with(shared, "pass-sync", None, Some(&prefix_text), |s| {
+        s.refresh()?;
+        Ok(credvault::pass::sync(s.vault_mut(), &backend, &options)?)
+    })?;
+    Ok(PassReport {
+        saved: report.saved,
+        dry_run: report.dry_run,
+        items: report
+            .items
+            .into_iter()
+            .map(|i| PassItem {
+                key: i.key,
+                pass: i.pass_name,
+                status: i.status.as_str().to_owned(),
+                reason: i.reason,
+            })
+            .collect(),
+    })
+}
+
+/// Options of `getValidToken`.
+#[napi(object)]
+pub struct TokenOptions {
+    /// Refresh when less than this is left, in seconds (default 300).
+    pub min_valid_seconds: Option<u32>,
+    /// The last token got HTTP 401: refresh it whatever its expiry says.
+    pub rejected: Option<bool>,
+}
+
+/// What `revokeToken` did.
+#[napi(object)]
+pub struct RevokeResult {
+    /// Whether the server revoked it (RFC 7009); false when the provider
+    /// has no revocation endpoint (the entries are removed all the same).
+    pub at_server: bool,
+    /// `refresh_token` or `access_token`: which one the server revoked.
+    pub token_type: Option<String>,
+}
+
+fn login(name: &str) -> std::result::Result<credvault::oauth::LoginName, ServiceError> {
+    Ok(credvault::oauth::LoginName::new(name)?)
+}
+
+fn min_valid(seconds: Option<u32>) -> Duration {
+    Duration::from_secs(u64::from(seconds.unwrap_or(300)))
+}
+
+fn valid_token(
+    shared: &Shared,
+    name: &str,
+    options: Option<TokenOptions>,
+) -> std::result::Result<credvault::SecretValue, Fail> {
+    let (min, rejected) = options.map_or((None, false), |o| {
+        (o.min_valid_seconds, o.rejected.unwrap_or(false))
+    });
+    with(shared, "oauth-token", Some(name), None, |s| {
+        s.refresh()?;
+        let login = login(name)?;
+        let token =
+            credvault::oauth::valid_token(s.vault_mut(), &login, min_valid(min), rejected, &[])?;
+        Ok(token.token)
+    })
+}
+
+fn refresh_token(shared: &Shared, name: &str) -> std::result::Result<credvault::SecretValue, Fail> {
+    with(shared, "oauth-refresh", Some(name), None, |s| {
+        s.refresh()?;
+        let login = login(name)?;
+        Ok(credvault::oauth::refresh_token(s.vault_mut(), &login, &[])?.token)
+    })
+}
+
+fn token_expired(
+    shared: &Shared,
+    name: &str,
+    seconds: Option<u32>,
+) -> std::result::Result<bool, Fail> {
+    with(shared, "oauth-status", Some(name), None, |s| {
+        s.refresh()?;
+        let login = login(name)?;
+        let state = credvault::oauth::tokens::status(s.vault(), &login)?;
+        Ok(state.access.is_none()
+            || credvault::oauth::is_token_expired(state.expires_ms, min_valid(seconds)))
+    })
+}
+
+fn revoke(shared: &Shared, name: &str) -> std::result::Result<RevokeResult, Fail> {
+    let revoked = with(shared, "oauth-revoke", Some(name), None, |s| {
+        s.refresh()?;
+        let login = login(name)?;
+        Ok(credvault::oauth::revoke_token(s.vault_mut(), &login, &[])?)
+    })?;
+    Ok(RevokeResult {
+        at_server: revoked.at_server,
+        token_type: revoked.token_type.map(str::to_owned),
+    })
+}
+
 fn service_options(options: Option<OpenOptionsJs>) -> std::result::Result<ServiceOptions, Fail> {
     let mut out = ServiceOptions::default();
     let Some(mut o) = options else {
@@ -447,9 +619,11 @@ fn service_options(options: Option<OpenOptionsJs>) -> std::result::Result<Servic
             .map_err(|e| Fail::usage(format!("kdf: {e}")))?,
         );
     }
+    // The service's defaults (the CLI's rollback marks among them) with
+    // the caller's lock timeout.
     out.open = OpenOptions {
         lock_timeout: Duration::from_millis(u64::from(o.lock_timeout_ms.unwrap_or(10_000))),
-        ..OpenOptions::default()
+        ..out.open
     };
     Ok(out)
 }
@@ -645,6 +819,77 @@ impl CredentialService {
         {
             code.zeroize();
         }
+    }
+
+    /// Two-way sync with the `pass` password store (`credvault pass
+    /// sync`): a side that changed since the last sync is copied to the
+    /// other; both changed is a conflict, left alone unless `prefer`.
+    #[napi]
+    pub fn sync_pass(&self, env: Env, opts: Option<PassSyncOptions>) -> Result<PassReport> {
+        sync_pass(&self.inner, opts).map_err(|f| f.into_js(env))
+    }
+
+    /// An access token of the OAuth login `name` with at least
+    /// `minValidSeconds` (default 300) left, refreshed under the vault's
+    /// lock when needed (or when `rejected`: the last one got HTTP 401).
+    /// Errors: `not_found` (no such login), `unlock` (a new login is
+    /// needed), `network` (the server is unreachable and the token has no
+    /// time left).
+    #[napi(ts_return_type = "string")]
+    pub fn get_valid_token(
+        &self,
+        env: Env,
+        name: String,
+        opts: Option<TokenOptions>,
+    ) -> Result<Secret> {
+        valid_token(&self.inner, &name, opts)
+            .and_then(text)
+            .map_err(|f| f.into_js(env))
+    }
+
+    /// Refreshes the OAuth login `name` now; returns the new access token.
+    #[napi(ts_return_type = "string")]
+    pub fn refresh_token(&self, env: Env, name: String) -> Result<Secret> {
+        refresh_token(&self.inner, &name)
+            .and_then(text)
+            .map_err(|f| f.into_js(env))
+    }
+
+    /// Whether the access token of `name` is missing or has less than
+    /// `minValidSeconds` (default 300) left.
+    #[napi]
+    pub fn is_token_expired(
+        &self,
+        env: Env,
+        name: String,
+        min_valid_seconds: Option<u32>,
+    ) -> Result<bool> {
+        token_expired(&self.inner, &name, min_valid_seconds).map_err(|f| f.into_js(env))
+    }
+
+    /// Revokes the OAuth login `name` at the server (RFC 7009) and removes
+    /// its tokens from the vault.
+    #[napi]
+    pub fn revoke_token(&self, env: Env, name: String) -> Result<RevokeResult> {
+        revoke(&self.inner, &name).map_err(|f| f.into_js(env))
+    }
+
+    /// `getValidToken` off the main thread.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn get_valid_token_async(
+        &self,
+        name: String,
+        opts: Option<TokenOptions>,
+    ) -> AsyncTask<Job<Secret>> {
+        let shared = Arc::clone(&self.inner);
+        job(move || valid_token(&shared, &name, opts).and_then(text))
+    }
+
+    /// `syncPass` off the main thread.
+    #[napi(ts_return_type = "Promise<PassReport>")]
+    pub fn sync_pass_async(&self, opts: Option<PassSyncOptions>) -> AsyncTask<Job<PassReport>> {
+        let shared = Arc::clone(&self.inner);
+        job(move || sync_pass(&shared, opts))
     }
 
     /// `store` off the main thread.

@@ -586,7 +586,25 @@ impl ServiceError {
             // A gpg or pass failure leaves the pass step undone.
             #[cfg(feature = "pass")]
             ServiceError::Pass(_) => "incomplete",
+            #[cfg(feature = "oauth")]
+            ServiceError::OAuth(e) => oauth_error_kind(e),
         }
+    }
+}
+
+/// The CLI's JSON `kind` of an OAuth error (its exit-code table): no
+/// login `not_found`, an ended grant or a refusal `unlock`, an unreachable
+/// server `network`.
+#[cfg(feature = "oauth")]
+pub fn oauth_error_kind(e: &crate::oauth::OAuthError) -> &'static str {
+    use crate::oauth::OAuthError as E;
+    match e {
+        E::Vault(v) => vault_error_kind(v),
+        E::NoLogin(_) => "not_found",
+        E::NeedsLogin(_) | E::Refused { .. } | E::Callback(_) => "unlock",
+        E::Network(_) => "network",
+        E::Config(_) => "usage",
+        _ => "file_system",
     }
 }
 

@@ -147,6 +147,16 @@ fn cipher(key: &SecretKey) -> XChaCha20Poly1305 {
 
 #[cfg(test)]
 mod tests {
+    /// Issue 13: the crates' own state is wiped too (their `zeroize`
+    /// features): this does not compile without them.
+    #[test]
+    fn the_aead_and_argon2_wipe_their_own_state() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        fn wipeable<T: zeroize::Zeroize>() {}
+        wiped_on_drop::<chacha20poly1305::XChaCha20Poly1305>();
+        wipeable::<argon2::Block>();
+    }
+
     use super::*;
 
     #[test]

@@ -49,6 +49,19 @@
 //! Lines under an earlier data key (before a `rekey`) cannot have their MAC
 //! checked, but they are covered by the hash chain up to the head.
 //!
+//! # Torn lines
+//!
+//! A crash or a full disk during an append can leave the active file ending
+//! in a fragment without its newline. That is not tampering: `verify`
+//! notes it ("line N is torn"), and the head anchor still names the last
+//! whole line, so a cut of an anchored line is still caught. The next
+//! append ends the fragment with a newline and writes a marker line first
+//! (`op` = [`RECOVERED_OP`], `error` = `torn:<bytes>:<sha256>` of the
+//! fragment), MACed and chained from the last whole line; `verify` then
+//! skips exactly that fragment ("line N was torn by a crash; line N+1
+//! records it"). Any other line that is not a valid audit line, or a
+//! fragment changed after it was recorded, is reported as before.
+//!
 //! Not detected: removing unauthenticated lines written after the last
 //! authenticated line (failed unlocks at the very end); when the head is
 //! under another data key than the current one (the vault was restored
@@ -490,6 +503,7 @@ impl AuditLog {
         kept: &mut Kept,
     ) -> Result<u64, AuditError> {
         let before = identity(&self.path);
+        let mut torn: Option<Vec<u8>> = None;
         let cached = kept.tail.take();
         let (prev, seq) = match cached {
             // Nobody appended since our last line: it is still the last.
@@ -497,7 +511,8 @@ impl AuditLog {
                 (tail.hash, tail.seq + 1)
             }
             _ => {
-                let mut last = last_line(&self.path)?;
+                let (mut last, found) = tail_of(&self.path)?;
+                torn = found;
                 if last.is_none() {
                     last = last_line(&self.rotated(1))?;
                 }
@@ -514,6 +529,20 @@ impl AuditLog {
         if size >= self.max_bytes {
             self.rotate()?;
         }
+        // A torn last line (a crash or a full disk during an append) is
+        // ended and recorded by a marker line that chains from the last
+        // complete line, so the chain goes on and `verify` can tell a crash
+        // from tampering (module docs).
+        let (marker, seq, prev) = match &torn {
+            Some(fragment) => {
+                let mut recovered = Event::new(RECOVERED_OP, event.user.clone());
+                recovered.error = Some(torn_record(fragment));
+                let marker = encode(&recovered, seq, &prev, key);
+                let hash = sha256_hex(marker.as_bytes());
+                (Some(marker), seq + 1, hash)
+            }
+            None => (None, seq, prev),
+        };
         let line = encode(event, seq, &prev, key);
         // The active file kept open from the last append, while it is
         // still the file at the path (a rotation renames it away).
@@ -522,7 +551,14 @@ impl AuditLog {
             Some((file, id)) if now == Some(id) => file,
             _ => open_append(&self.path)?,
         };
-        let mut bytes = line.clone().into_bytes();
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        if let Some(marker) = &marker {
+            // The newline ends the torn fragment; the marker follows.
+            bytes.push(b'\n');
+            bytes.extend_from_slice(marker.as_bytes());
+            bytes.push(b'\n');
+        }
+        bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\n');
         // One write per line on an O_APPEND file: lines never interleave.
         let written = file.write(&bytes).map_err(io_err("write", &self.path))?;
@@ -592,17 +628,41 @@ impl AuditLog {
         let files = v.files.clone();
         'files: for file in &files {
             let text = read_text(file)?;
-            if !text.is_empty() && !text.ends_with('\n') {
-                let n = text.lines().count();
+            let lines: Vec<&str> = text.lines().collect();
+            // A last line without its newline in the active file: an append
+            // torn by a crash or a full disk. Not tampering by itself: the
+            // next append records it, and the head anchor still names the
+            // last whole line (checked below), so a cut anchored line shows.
+            let open_end = !text.is_empty() && !text.ends_with('\n');
+            if open_end && *file != self.path {
                 v.problem = Some(Problem {
                     file: file.clone(),
-                    line: n,
-                    seq: text.lines().last().and_then(parse_seq),
-                    reason: "incomplete last line (torn or cut write)".into(),
+                    line: lines.len(),
+                    seq: lines.last().and_then(|l| parse_seq(l)),
+                    reason: "incomplete last line in a rotated file (cut)".into(),
                 });
                 break;
             }
-            for (i, line) in text.lines().enumerate() {
+            for (i, line) in lines.iter().copied().enumerate() {
+                if open_end && i + 1 == lines.len() {
+                    v.notes.push(format!(
+                        "line {} of {} is torn (a crash or a full disk during an append); the next append records it",
+                        i + 1,
+                        file.display()
+                    ));
+                    break;
+                }
+                // Even a fragment that happens to parse (a write cut just
+                // before its newline) was recorded as torn by the next one.
+                if recovers(lines.get(i + 1), line.as_bytes()) {
+                    v.notes.push(format!(
+                        "line {} of {} was torn by a crash; line {} records it",
+                        i + 1,
+                        file.display(),
+                        i + 2
+                    ));
+                    continue;
+                }
                 let bad = |seq: Option<u64>, reason: String| Problem {
                     file: file.clone(),
                     line: i + 1,
@@ -845,9 +905,17 @@ fn read_text(path: &Path) -> Result<String, AuditError> {
 /// The last complete line of `path` (without newline), reading only its
 /// tail unless the line is longer.
 fn last_line(path: &Path) -> Result<Option<String>, AuditError> {
+    tail_of(path).map(|(line, _)| line)
+}
+
+/// The end of `path`: its last complete line (without newline) and, when
+/// the file does not end with a newline, the torn fragment after it (a
+/// crash or a full disk during an append). Reads only the tail unless the
+/// lines are longer.
+fn tail_of(path: &Path) -> Result<(Option<String>, Option<Vec<u8>>), AuditError> {
     let mut file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((None, None)),
         Err(e) => return Err(io_err("open", path)(e)),
     };
     let len = file.metadata().map_err(io_err("stat", path))?.len();
@@ -858,16 +926,37 @@ fn last_line(path: &Path) -> Result<Option<String>, AuditError> {
         file.seek(SeekFrom::Start(start))
             .and_then(|_| file.read_to_end(&mut buf))
             .map_err(io_err("read", path))?;
-        let text = String::from_utf8_lossy(&buf);
+        // A torn fragment: the bytes after the last newline.
+        let (complete, torn) = match buf.iter().rposition(|&b| b == b'\n') {
+            _ if buf.last() == Some(&b'\n') => (&buf[..], None),
+            Some(i) => (&buf[..=i], Some(buf[i + 1..].to_vec())),
+            None if start == 0 => (&buf[..0], (!buf.is_empty()).then(|| buf.clone())),
+            None => {
+                window *= 4;
+                continue;
+            }
+        };
+        let text = String::from_utf8_lossy(complete);
         let trimmed = text.strip_suffix('\n').unwrap_or(&text);
         match trimmed.rfind('\n') {
-            Some(i) => return Ok(Some(trimmed[i + 1..].to_owned())),
+            Some(i) => return Ok((Some(trimmed[i + 1..].to_owned()), torn)),
             None if start == 0 => {
-                return Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()));
+                return Ok(((!trimmed.is_empty()).then(|| trimmed.to_owned()), torn));
             }
             None => window *= 4,
         }
     }
+}
+
+/// Whether `next` is a marker line recording `fragment` as torn. Its MAC
+/// and its place in the chain are checked as for any line when the loop
+/// reaches it.
+fn recovers(next: Option<&&str>, fragment: &[u8]) -> bool {
+    let Some(obj) = next.and_then(|l| parse_object(l)) else {
+        return false;
+    };
+    obj.get("op").and_then(Value::as_str) == Some(RECOVERED_OP)
+        && obj.get("error").and_then(Value::as_str) == Some(torn_record(fragment).as_str())
 }
 
 fn parse_object(line: &str) -> Option<serde_json::Map<String, Value>> {
@@ -887,6 +976,15 @@ fn canonical(obj: &serde_json::Map<String, Value>) -> String {
     // Serializing strings and numbers to a String cannot fail.
     #[allow(clippy::expect_used)]
     serde_json::to_string(&sorted).expect("JSON of plain values")
+}
+
+/// The operation of the marker line that records a torn line.
+pub const RECOVERED_OP: &str = "recover-torn-line";
+
+/// What a marker says of the torn fragment (in its `error` field): its
+/// length and SHA-256, `torn:<bytes>:<sha256 hex>`.
+fn torn_record(fragment: &[u8]) -> String {
+    format!("torn:{}:{}", fragment.len(), sha256_hex(fragment))
 }
 
 fn encode(event: &Event, seq: u64, prev: &str, key: Option<&AuditKey>) -> String {
@@ -1122,6 +1220,63 @@ mod tests {
         assert!(a.rotated(1).exists(), "the test rotated");
     }
 
+    /// Issue 19: a line torn by a crash (or a full disk) during an append
+    /// used to break the chain for good: the next line was glued to it and
+    /// `seq` restarted at 1. Now the next append ends the fragment, records
+    /// it in a MACed marker line, and the chain goes on.
+    #[test]
+    fn a_torn_last_line_is_recovered_and_told_from_tampering() {
+        let (_d, log, k) = log_with(3);
+        let intact = std::fs::read(log.path()).unwrap();
+        // A crash in the middle of appending line 4.
+        let line4 = encode(&event("store", "k3"), 4, "x", Some(&k));
+        let mut torn = intact.clone();
+        torn.extend_from_slice(&line4.as_bytes()[..40]);
+        std::fs::write(log.path(), &torn).unwrap();
+        let fresh = AuditLog::at(log.path());
+        let v = fresh.verify(&k).unwrap();
+        assert!(
+            v.is_intact(),
+            "a torn last line is not tampering: {:?}",
+            v.problem
+        );
+        assert!(
+            v.notes
+                .iter()
+                .any(|n| n.contains("line 4") && n.contains("torn")),
+            "{:?}",
+            v.notes
+        );
+
+        // The next append records it and continues the chain at seq 4, 5.
+        assert_eq!(fresh.append(&event("store", "k4"), Some(&k)).unwrap(), 5);
+        let l = lines(&fresh);
+        assert_eq!(l.len(), 6, "{l:?}");
+        assert!(l[4].contains(RECOVERED_OP), "{}", l[4]);
+        let v = fresh.verify(&k).unwrap();
+        assert!(v.is_intact(), "{:?}", v.problem);
+        assert_eq!((v.lines, v.last_seq), (5, Some(5)));
+        assert!(
+            v.notes.iter().any(|n| n.contains("torn by a crash")),
+            "{:?}",
+            v.notes
+        );
+
+        // Changing the torn fragment afterwards is tampering.
+        let mut edited = l.clone();
+        edited[3] = edited[3].replacen('{', "[", 1);
+        write_lines(&fresh, &edited);
+        assert!(fresh.verify(&k).unwrap().problem.is_some());
+
+        // Cutting a whole, anchored last line looks torn, but the head
+        // anchor names it: tampering.
+        let (_d2, cut, k2) = log_with(3);
+        let mut bytes = std::fs::read(cut.path()).unwrap();
+        bytes.truncate(bytes.len() - 10);
+        std::fs::write(cut.path(), bytes).unwrap();
+        assert!(cut.verify(&k2).unwrap().problem.is_some());
+    }
+
     #[test]
     fn the_wrong_key_fails() {
         let (_d, log, _k) = log_with(2);
@@ -1184,7 +1339,11 @@ mod tests {
         let (_d, log, k) = log_with(2);
         let text = std::fs::read_to_string(log.path()).unwrap();
         std::fs::write(log.path(), &text[..text.len() - 5]).unwrap();
-        assert_eq!(problem_line(&log, &k).0, 2);
+        // It looks torn, but the head anchor names line 2: a cut, not a
+        // crash (a crash never anchors a line it did not finish).
+        let (line, reason) = problem_line(&log, &k);
+        assert_eq!(line, 0, "{reason}");
+        assert!(reason.contains("line 2"), "{reason}");
     }
 
     #[test]

@@ -30,6 +30,10 @@ PKGS=(dbus-daemon dbus-bin dbus-user-session gnome-keyring libsecret-tools keyut
 # OAuth tests (tests/cli/oauth.rs): openssl makes the test CA, curl plays the browser.
 PKGS+=(openssl curl)
 
+# Tests that cannot run a real check here (a missing program, no root, no
+# kernel keyring) fail instead of skipping (tests/cli/common.rs `skip`).
+export CREDVAULT_TEST_STRICT=1
+
 STEP="start"
 on_exit() {
     local rc=$?

@@ -616,7 +616,7 @@ fn restore_on_a_terminal_asks_before_adding_a_keychain_slot() {
 fn on_tty_env(s: &Sandbox, vars: &[&str], args: &[&str], typed: &str) -> Option<Run> {
     const SCRIPT: &str = "/usr/bin/script";
     if !Path::new(SCRIPT).exists() {
-        eprintln!("skipping: {SCRIPT} not installed");
+        crate::common::skip(&format!("{SCRIPT} not installed"));
         return None;
     }
     let line = std::iter::once("env")

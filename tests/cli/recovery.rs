@@ -222,7 +222,7 @@ fn recovery_asks_on_a_terminal() {
 pub fn on_tty(s: &Sandbox, args: &[&str], typed: &str) -> Option<Run> {
     const SCRIPT: &str = "/usr/bin/script";
     if !std::path::Path::new(SCRIPT).exists() {
-        eprintln!("skipping: {SCRIPT} not installed");
+        crate::common::skip(&format!("{SCRIPT} not installed"));
         return None;
     }
     let line = std::iter::once(env!("CARGO_BIN_EXE_credvault"))

@@ -214,7 +214,7 @@ fn rekey_ends_a_session_unlock() {
     let s = Sandbox::new();
     init(&s);
     if s.run(&["unlock", "--for", "5m"]).code != 0 {
-        eprintln!("skipping: the kernel keyring is not usable here");
+        crate::common::skip("the kernel keyring is not usable here");
         return;
     }
     with_env(&s, &[], &["ls"]).ok();

@@ -255,7 +255,7 @@ fn side_files_owned_by_someone_else_are_refused() {
     std::fs::write(&lock, b"").unwrap();
     // Only root can give a file away; elsewhere there is nothing to test.
     if std::os::unix::fs::chown(&lock, Some(65534), Some(65534)).is_err() {
-        eprintln!("skipping: chown needs root");
+        crate::common::skip("chown needs root");
         return;
     }
     let run = s.run_stdin(&["set", "a.b"], b"v");

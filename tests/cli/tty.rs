@@ -13,7 +13,7 @@ const SCRIPT: &str = "/usr/bin/script";
 /// `None` when `script` is missing.
 fn on_tty(s: &Sandbox, args: &[&str], typed: &str) -> Option<Run> {
     if !Path::new(SCRIPT).exists() {
-        eprintln!("skipping: {SCRIPT} not installed");
+        crate::common::skip(&format!("{SCRIPT} not installed"));
         return None;
     }
     let bin = env!("CARGO_BIN_EXE_credvault");

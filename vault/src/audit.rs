@@ -73,6 +73,17 @@
 //! fsynced, so a power loss may lose the last lines (reported as
 //! truncation).
 //!
+//! # Deferred lines
+//!
+//! A long-lived handle that audits many reads (the app's credential
+//! service) may defer their lines ([`AuditLog::with_deferred`],
+//! [`AuditLog::append_deferred`]): each [`Event`] keeps the time it
+//! happened, and the waiting lines are written in order, in one `write`
+//! with one head update, before the handle's next [`AuditLog::append`], on
+//! [`AuditLog::flush`], once [`MAX_DEFERRED`] wait, or by a background
+//! thread when the oldest has waited the window. A crash of the process
+//! loses the lines still waiting.
+//!
 //! # Rotation and concurrency
 //!
 //! Before an append that finds the active file at or above
@@ -110,9 +121,17 @@ const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000
 type HmacSha256 = hmac::Hmac<Sha256>;
 
 /// The key that authenticates audit lines, derived from a vault's data key.
+/// Its `Debug` shows the key id only.
+#[derive(Clone)]
 pub struct AuditKey {
     key: SecretKey,
     kid: String,
+}
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditKey").field("kid", &self.kid).finish()
+    }
 }
 
 impl AuditKey {
@@ -343,7 +362,13 @@ pub struct AuditLog {
     /// for the whole of an append, which also serialises the threads of
     /// one process (a `flock` does not tell them apart).
     kept: std::sync::Arc<std::sync::Mutex<Kept>>,
+    /// How long the lines of [`AuditLog::append_deferred`] may wait.
+    defer: Option<Duration>,
 }
+
+/// Most lines [`AuditLog::append_deferred`] keeps waiting before it writes
+/// them itself.
+pub const MAX_DEFERRED: usize = 64;
 
 /// See [`AuditLog`]'s `kept`.
 #[derive(Debug, Default)]
@@ -353,6 +378,14 @@ struct Kept {
     head: Option<(File, (u64, u64))>,
     /// The active log, open for appending, and its device and inode.
     log: Option<(File, (u64, u64))>,
+    /// Deferred lines not yet written, oldest first, and the key that
+    /// authenticates them ([`AuditLog::append_deferred`]).
+    waiting: Vec<Event>,
+    waiting_key: Option<AuditKey>,
+    /// When the oldest waiting line was deferred.
+    oldest: Option<Instant>,
+    /// Whether a thread is on its way to write the waiting lines.
+    flusher: bool,
 }
 
 /// The active file as it was right after our last append: its identity
@@ -371,9 +404,36 @@ fn dev_ino(path: &Path) -> Option<(u64, u64)> {
     identity(path).map(|(dev, ino, _)| (dev, ino))
 }
 
+/// Device and inode of an open file (Unix).
+fn file_id(file: &File) -> Option<(u64, u64)> {
+    file_identity(file).map(|(dev, ino, _)| (dev, ino))
+}
+
+/// Device, inode and length of an open file (Unix).
+fn file_identity(file: &File) -> Option<(u64, u64, u64)> {
+    meta_identity(file.metadata().ok()?)
+}
+
+/// Rewrites the fixed-length head record in place: one `pwrite` on Unix.
+fn write_head(head: &mut File, record: &[u8]) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        head.write_all_at(record, 0)
+    }
+    #[cfg(not(unix))]
+    {
+        head.seek(SeekFrom::Start(0))?;
+        head.write_all(record)
+    }
+}
+
 /// Device, inode and length of the file at `path`, if it exists.
 fn identity(path: &Path) -> Option<(u64, u64, u64)> {
-    let meta = std::fs::symlink_metadata(path).ok()?;
+    meta_identity(std::fs::symlink_metadata(path).ok()?)
+}
+
+fn meta_identity(meta: std::fs::Metadata) -> Option<(u64, u64, u64)> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -404,7 +464,16 @@ impl AuditLog {
             max_bytes: DEFAULT_MAX_BYTES,
             keep: DEFAULT_KEEP,
             kept: std::sync::Arc::default(),
+            defer: None,
         }
+    }
+
+    /// Lets [`AuditLog::append_deferred`] keep lines waiting for up to
+    /// `window` (at most [`MAX_DEFERRED`] of them), for a long-lived handle
+    /// that audits many reads (module docs, "Deferred lines").
+    pub fn with_deferred(mut self, window: Duration) -> AuditLog {
+        self.defer = Some(window);
+        self
     }
 
     /// Rotates when the active file has reached `bytes`.
@@ -469,39 +538,131 @@ impl AuditLog {
     }
 
     /// Appends one line for `event`, MACed with `key` when given (else
-    /// `"auth":"none"`). Returns its `seq`.
+    /// `"auth":"none"`), after any deferred lines. Returns its `seq`.
     pub fn append(&self, event: &Event, key: Option<&AuditKey>) -> Result<u64, AuditError> {
-        let head_path = self.head_path();
-        let mut kept = self
-            .kept
+        let mut kept = self.kept();
+        self.write(&mut kept, Some((event, key)))
+            .map(|seq| seq.unwrap_or_default())
+    }
+
+    /// Records `event` (MACed with `key`) to be written within the window
+    /// of [`AuditLog::with_deferred`]: by the next [`AuditLog::append`] or
+    /// [`AuditLog::flush`] of this handle, once [`MAX_DEFERRED`] lines wait,
+    /// or by a background thread when the oldest has waited the window.
+    /// Without a window it appends at once. An error is that of a write
+    /// this call made; a background write's error is dropped, so a caller
+    /// that must not lose a line uses [`AuditLog::append`].
+    pub fn append_deferred(&self, event: Event, key: &AuditKey) -> Result<(), AuditError> {
+        let Some(window) = self.defer else {
+            return self.append(&event, Some(key)).map(drop);
+        };
+        let mut kept = self.kept();
+        if kept.waiting_key.as_ref().is_some_and(|k| k.kid != key.kid) {
+            self.write(&mut kept, None)?;
+        }
+        kept.waiting.push(event);
+        if kept.waiting_key.is_none() {
+            kept.waiting_key = Some(key.clone());
+        }
+        let oldest = *kept.oldest.get_or_insert_with(Instant::now);
+        if kept.waiting.len() >= MAX_DEFERRED || oldest.elapsed() >= window {
+            return self.write(&mut kept, None).map(drop);
+        }
+        if !kept.flusher {
+            kept.flusher = true;
+            let log = self.clone();
+            let started = std::thread::Builder::new()
+                .name("credvault-audit".into())
+                .spawn(move || log.flush_when_due(window));
+            if started.is_err() {
+                kept.flusher = false;
+                return self.write(&mut kept, None).map(drop);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the deferred lines now.
+    pub fn flush(&self) -> Result<(), AuditError> {
+        let mut kept = self.kept();
+        self.write(&mut kept, None).map(drop)
+    }
+
+    /// The background writer of deferred lines: writes them when the
+    /// oldest has waited `window`; ends when none wait.
+    fn flush_when_due(&self, window: Duration) {
+        loop {
+            let wait = {
+                let mut kept = self.kept();
+                match kept.oldest {
+                    None => {
+                        kept.flusher = false;
+                        return;
+                    }
+                    Some(t) if t.elapsed() >= window => {
+                        // Nobody to tell: the handle's caller chose to defer.
+                        let _ = self.write(&mut kept, None);
+                        window
+                    }
+                    Some(t) => window.saturating_sub(t.elapsed()),
+                }
+            };
+            std::thread::sleep(wait.max(Duration::from_millis(5)));
+        }
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes the waiting lines and then `extra`, under the head lock, in
+    /// one `write`; returns the `seq` of the last line written.
+    fn write(
+        &self,
+        kept: &mut Kept,
+        extra: Option<(&Event, Option<&AuditKey>)>,
+    ) -> Result<Option<u64>, AuditError> {
+        let waiting = std::mem::take(&mut kept.waiting);
+        let waiting_key = kept.waiting_key.take();
+        kept.oldest = None;
+        let mut batch: Vec<(&Event, Option<&AuditKey>)> =
+            waiting.iter().map(|e| (e, waiting_key.as_ref())).collect();
+        batch.extend(extra);
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        let head_path = self.head_path();
         // The head file kept open from the last append, while it is still
         // the file at its path.
-        let reuse = match kept.head.take() {
-            Some((file, id)) if dev_ino(&head_path) == Some(id) => Some(file),
-            _ => None,
-        };
-        let mut head = match reuse {
-            Some(file) => file,
-            None => open_rw(&head_path)?,
+        let at_path = dev_ino(&head_path);
+        let (mut head, id) = match kept.head.take() {
+            Some((file, id)) if at_path == Some(id) => (file, Some(id)),
+            _ => {
+                let file = open_rw(&head_path)?;
+                let id = file_id(&file);
+                (file, id)
+            }
         };
         lock(&head, &head_path)?;
-        let result = self.append_locked(event, key, &mut head, &mut kept);
+        let result = self.append_locked(&batch, &mut head, kept);
         let _ = head.unlock();
-        if let Some(id) = dev_ino(&head_path) {
+        if let Some(id) = id {
             kept.head = Some((head, id));
         }
-        result
+        result.map(Some)
     }
 
     fn append_locked(
         &self,
-        event: &Event,
-        key: Option<&AuditKey>,
+        batch: &[(&Event, Option<&AuditKey>)],
         head: &mut File,
         kept: &mut Kept,
     ) -> Result<u64, AuditError> {
+        let Some(&(first, first_key)) = batch.first() else {
+            return Ok(0);
+        };
         let before = identity(&self.path);
         let mut torn: Option<Vec<u8>> = None;
         let cached = kept.tail.take();
@@ -526,41 +687,57 @@ impl AuditLog {
             }
         };
         let size = before.map_or(0, |(_, _, len)| len);
-        if size >= self.max_bytes {
+        let rotated = size >= self.max_bytes;
+        if rotated {
             self.rotate()?;
         }
         // A torn last line (a crash or a full disk during an append) is
         // ended and recorded by a marker line that chains from the last
         // complete line, so the chain goes on and `verify` can tell a crash
         // from tampering (module docs).
-        let (marker, seq, prev) = match &torn {
+        let (marker, mut seq, mut prev) = match &torn {
             Some(fragment) => {
-                let mut recovered = Event::new(RECOVERED_OP, event.user.clone());
+                let mut recovered = Event::new(RECOVERED_OP, first.user.clone());
                 recovered.error = Some(torn_record(fragment));
-                let marker = encode(&recovered, seq, &prev, key);
+                let marker = encode(&recovered, seq, &prev, first_key);
                 let hash = sha256_hex(marker.as_bytes());
                 (Some(marker), seq + 1, hash)
             }
             None => (None, seq, prev),
         };
-        let line = encode(event, seq, &prev, key);
-        // The active file kept open from the last append, while it is
-        // still the file at the path (a rotation renames it away).
-        let now = dev_ino(&self.path);
-        let mut file = match kept.log.take() {
-            Some((file, id)) if now == Some(id) => file,
-            _ => open_append(&self.path)?,
-        };
-        let mut bytes = Vec::with_capacity(line.len() + 1);
+        let mut bytes = Vec::with_capacity(400 * batch.len());
         if let Some(marker) = &marker {
             // The newline ends the torn fragment; the marker follows.
             bytes.push(b'\n');
             bytes.extend_from_slice(marker.as_bytes());
             bytes.push(b'\n');
         }
-        bytes.extend_from_slice(line.as_bytes());
-        bytes.push(b'\n');
-        // One write per line on an O_APPEND file: lines never interleave.
+        // Each line chains from the one before; the head names the last
+        // authenticated one.
+        let mut anchor: Option<(&AuditKey, u64, String)> = None;
+        for (i, &(event, key)) in batch.iter().enumerate() {
+            if i > 0 {
+                seq += 1;
+            }
+            let line = encode(event, seq, &prev, key);
+            prev = sha256_hex(line.as_bytes());
+            bytes.extend_from_slice(line.as_bytes());
+            bytes.push(b'\n');
+            if let Some(key) = key {
+                anchor = Some((key, seq, prev.clone()));
+            }
+        }
+        // The active file kept open from the last append, while it is
+        // still the file at the path (a rotation renames it away).
+        let at_path = match before {
+            Some((dev, ino, _)) if !rotated => Some((dev, ino)),
+            _ => None,
+        };
+        let (mut file, reused) = match kept.log.take() {
+            Some((file, id)) if at_path == Some(id) => (file, true),
+            _ => (open_append(&self.path)?, false),
+        };
+        // One write per batch on an O_APPEND file: lines never interleave.
         let written = file.write(&bytes).map_err(io_err("write", &self.path))?;
         if written != bytes.len() {
             return Err(AuditError::Io {
@@ -569,17 +746,25 @@ impl AuditLog {
                 source: io::Error::new(io::ErrorKind::WriteZero, "short write"),
             });
         }
-        let hash = sha256_hex(line.as_bytes());
-        if let Some(key) = key {
-            let record = head_record(key, seq, &hash);
-            head.seek(SeekFrom::Start(0))
-                .and_then(|_| head.write_all(record.as_bytes()))
-                .map_err(io_err("write", &self.head_path()))?;
+        if let Some((key, seq, hash)) = &anchor {
+            let record = head_record(key, *seq, hash);
+            write_head(head, record.as_bytes()).map_err(io_err("write", &self.head_path()))?;
         }
-        if let Some(after) = identity(&self.path) {
+        // Appends happen under the head lock: the file we appended to is
+        // exactly as long as before plus our bytes, so no `stat` is needed
+        // for a file we kept; a newly opened one is asked (`fstat`).
+        let after = match before {
+            Some((dev, ino, len)) if reused => Some((
+                dev,
+                ino,
+                len + u64::try_from(bytes.len()).unwrap_or(u64::MAX),
+            )),
+            _ => file_identity(&file),
+        };
+        if let Some(after) = after {
             kept.tail = Some(Tail {
                 file: after,
-                hash,
+                hash: prev,
                 seq,
             });
             kept.log = Some((file, (after.0, after.1)));
@@ -988,39 +1173,68 @@ fn torn_record(fragment: &[u8]) -> String {
 }
 
 fn encode(event: &Event, seq: u64, prev: &str, key: Option<&AuditKey>) -> String {
-    let mut obj = serde_json::Map::new();
-    let mut put = |k: &str, v: Value| {
-        obj.insert(k.to_owned(), v);
-    };
-    put("v", 1.into());
-    put("seq", seq.into());
-    put("ts", rfc3339(event.time).into());
-    put("op", event.operation.clone().into());
-    if let Some(k) = &event.key {
-        put("key", k.clone().into());
-    }
-    if let Some(p) = &event.prefix {
-        put("prefix", p.clone().into());
-    }
-    put("outcome", event.outcome.as_str().into());
+    // Written directly in the canonical form (`canonical`: keys in byte
+    // order, compact, serde_json's string escaping), without building a
+    // map: this runs on every audited read of a long-lived handle. The
+    // order: auth, error, key, kid, mac, op, outcome, pid, prefix, prev,
+    // seq, ts, user, v. The tests check it against `canonical`.
+    let mut out: Vec<u8> = Vec::with_capacity(384);
+    out.push(b'{');
+    put_str(
+        &mut out,
+        "auth",
+        if key.is_some() { "hmac" } else { "none" },
+    );
     if let Some(e) = &event.error {
-        put("error", e.clone().into());
+        put_str(&mut out, "error", e);
     }
-    put("pid", event.pid.into());
-    put("user", event.user.clone().into());
-    put("prev", prev.into());
-    match key {
-        Some(key) => {
-            put("auth", "hmac".into());
-            put("kid", key.id().into());
-            let mac = key.mac(canonical(&obj).as_bytes());
-            obj.insert("mac".into(), mac.into());
-        }
-        None => put("auth", "none".into()),
+    if let Some(k) = &event.key {
+        put_str(&mut out, "key", k);
     }
-    let sorted: BTreeMap<&String, &Value> = obj.iter().collect();
-    #[allow(clippy::expect_used)]
-    serde_json::to_string(&sorted).expect("JSON of plain values")
+    if let Some(key) = key {
+        put_str(&mut out, "kid", key.id());
+    }
+    let mac_at = out.len();
+    put_str(&mut out, "op", &event.operation);
+    put_str(&mut out, "outcome", event.outcome.as_str());
+    put_num(&mut out, "pid", u64::from(event.pid));
+    if let Some(p) = &event.prefix {
+        put_str(&mut out, "prefix", p);
+    }
+    put_str(&mut out, "prev", prev);
+    put_num(&mut out, "seq", seq);
+    put_str(&mut out, "ts", &rfc3339(event.time));
+    put_str(&mut out, "user", &event.user);
+    put_num(&mut out, "v", 1);
+    // The last field's comma becomes the closing brace.
+    out.pop();
+    out.push(b'}');
+    if let Some(key) = key {
+        // The MAC covers the line without `mac` (the canonical content).
+        let mac = key.mac(&out);
+        let field = format!("\"mac\":\"{mac}\",");
+        out.splice(mac_at..mac_at, field.into_bytes());
+    }
+    // Only UTF-8 was written (serde_json escapes into UTF-8).
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Appends `"name":"value",` with JSON string escaping.
+fn put_str(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+    // Serializing a `str` into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
+    out.push(b',');
+}
+
+/// Appends `"name":number,`.
+fn put_num(out: &mut Vec<u8>, name: &str, value: u64) {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(24);
+    let _ = write!(text, "\"{name}\":{value},");
+    out.extend_from_slice(text.as_bytes());
 }
 
 fn parse_entry(line: &str) -> Option<Entry> {
@@ -1086,24 +1300,13 @@ pub fn rfc3339(t: SystemTime) -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    // Whole seconds, so `Display` prints no fraction; clamped to jiff's
+    // last whole second (9999-12-30T22:00:00Z).
+    let last = jiff::Timestamp::MAX.as_second();
+    let secs = i64::try_from(secs).unwrap_or(last).min(last);
+    jiff::Timestamp::from_second(secs)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_string()
 }
 
 /// The login name of the real user, for [`Event::user`]: the uid looked
@@ -1185,6 +1388,83 @@ mod tests {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         let t = UNIX_EPOCH + Duration::from_secs(1_709_210_096); // leap year
         assert_eq!(rfc3339(t), "2024-02-29T12:34:56Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_709_210_096_999);
+        assert_eq!(rfc3339(t), "2024-02-29T12:34:56Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(u64::MAX / 4)),
+            "9999-12-30T22:00:00Z"
+        );
+    }
+
+    /// The line as a JSON map sorted by `canonical` (the form `encode`
+    /// writes directly), for comparison.
+    fn encode_through_a_map(event: &Event, seq: u64, prev: &str, key: Option<&AuditKey>) -> String {
+        let mut obj = serde_json::Map::new();
+        let mut put = |k: &str, v: Value| {
+            obj.insert(k.to_owned(), v);
+        };
+        put("v", 1.into());
+        put("seq", seq.into());
+        put("ts", rfc3339(event.time).into());
+        put("op", event.operation.clone().into());
+        if let Some(k) = &event.key {
+            put("key", k.clone().into());
+        }
+        if let Some(p) = &event.prefix {
+            put("prefix", p.clone().into());
+        }
+        put("outcome", event.outcome.as_str().into());
+        if let Some(e) = &event.error {
+            put("error", e.clone().into());
+        }
+        put("pid", event.pid.into());
+        put("user", event.user.clone().into());
+        put("prev", prev.into());
+        match key {
+            Some(key) => {
+                put("auth", "hmac".into());
+                put("kid", key.id().into());
+                let mac = key.mac(canonical(&obj).as_bytes());
+                obj.insert("mac".into(), mac.into());
+            }
+            None => put("auth", "none".into()),
+        }
+        let sorted: BTreeMap<&String, &Value> = obj.iter().collect();
+        serde_json::to_string(&sorted).unwrap()
+    }
+
+    #[test]
+    fn lines_are_written_in_the_canonical_form() {
+        let k = key(3);
+        let odd = [
+            "",
+            "a.b",
+            "quote\" back\\ slash",
+            "tab\tnl\n\u{1}\u{7f}",
+            "ü日本\u{2028}",
+        ];
+        for (i, text) in odd.iter().enumerate() {
+            let mut e = event("store", text);
+            e.user = (*text).to_owned();
+            e.pid = u32::MAX - i as u32;
+            e.error = (i % 2 == 0).then(|| (*text).to_owned());
+            e.prefix = (i % 3 == 0).then(|| format!("p{text}"));
+            e.outcome = if i % 2 == 0 {
+                Outcome::Failure
+            } else {
+                Outcome::Success
+            };
+            let seq = u64::MAX - i as u64;
+            for key in [Some(&k), None] {
+                let line = encode(&e, seq, ZERO_HASH, key);
+                assert_eq!(line, encode_through_a_map(&e, seq, ZERO_HASH, key));
+                let obj = parse_object(&line).unwrap();
+                if let Some(key) = key {
+                    let mac = obj["mac"].as_str().unwrap();
+                    assert!(key.check(canonical(&obj).as_bytes(), mac));
+                }
+            }
+        }
     }
 
     #[test]
@@ -1218,6 +1498,80 @@ mod tests {
         assert!(v.is_intact(), "{:?}", v.problem);
         assert_eq!(v.last_seq, Some(13));
         assert!(a.rotated(1).exists(), "the test rotated");
+    }
+
+    #[test]
+    fn deferred_lines_are_written_in_order_before_the_next_line() {
+        let (_d, log, k) = log_with(1);
+        let log = log.with_deferred(Duration::from_secs(3600));
+        let other = AuditLog::at(log.path());
+        for i in 0..3 {
+            log.append_deferred(event("retrieve", &format!("r{i}")), &k)
+                .unwrap();
+        }
+        assert_eq!(lines(&log).len(), 1, "deferred, not yet written");
+        // Another writer meanwhile: the deferred lines follow it.
+        other.append(&event("store", "o"), Some(&k)).unwrap();
+        let seq = log.append(&event("store", "w"), Some(&k)).unwrap();
+        assert_eq!(seq, 6);
+        let keys: Vec<String> = log
+            .entries()
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| e.key)
+            .collect();
+        assert_eq!(keys, ["k0", "o", "r0", "r1", "r2", "w"]);
+        let v = log.verify(&k).unwrap();
+        assert!(v.is_intact(), "{:?}", v.problem);
+        assert_eq!(v.last_seq, Some(6));
+    }
+
+    #[test]
+    fn deferred_lines_are_written_when_many_wait_on_flush_and_on_a_new_key() {
+        let (_d, log, k) = log_with(0);
+        let log = log.with_deferred(Duration::from_secs(3600));
+        for i in 0..MAX_DEFERRED - 1 {
+            log.append_deferred(event("has", &format!("h{i}")), &k)
+                .unwrap();
+        }
+        assert!(!log.path().exists() || lines(&log).is_empty());
+        log.append_deferred(event("has", "last"), &k).unwrap();
+        assert_eq!(lines(&log).len(), MAX_DEFERRED);
+        log.append_deferred(event("list", "x"), &k).unwrap();
+        log.flush().unwrap();
+        assert_eq!(lines(&log).len(), MAX_DEFERRED + 1);
+        // A line under another key (a rekey) writes the waiting ones first,
+        // each under its own key.
+        let k2 = key(2);
+        log.append_deferred(event("has", "old"), &k).unwrap();
+        log.append_deferred(event("has", "new"), &k2).unwrap();
+        log.flush().unwrap();
+        let all = lines(&log);
+        assert!(all[all.len() - 2].contains(k.id()));
+        assert!(all[all.len() - 1].contains(k2.id()));
+        let v = log.verify(&k2).unwrap();
+        assert!(v.is_intact(), "{:?}", v.problem);
+    }
+
+    #[test]
+    fn deferred_lines_are_written_by_the_background_thread() {
+        let (_d, log, k) = log_with(1);
+        let log = log.with_deferred(Duration::from_millis(50));
+        log.append_deferred(event("retrieve", "bg"), &k).unwrap();
+        // Not a timing assertion: waits as long as it takes (bounded).
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while lines(&log).len() < 2 {
+            assert!(Instant::now() < deadline, "never written");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let v = log.verify(&k).unwrap();
+        assert!(v.is_intact(), "{:?}", v.problem);
+        assert_eq!(v.last_seq, Some(2));
+        // The head anchors the deferred line: cutting it off is caught.
+        let mut all = lines(&log);
+        all.pop();
+        write_lines(&log, &all);
+        assert!(!log.verify(&k).unwrap().is_intact());
     }
 
     /// Issue 19: a line torn by a crash (or a full disk) during an append

@@ -129,3 +129,27 @@ test("the audit log records the app's operations as it records the CLI's", () =>
   assert.equal(r.code, 0, r.stdout + r.stderr)
   assert.equal(JSON.parse(r.stdout).intact, true)
 })
+
+test('read lines are deferred: written within the window without close, and by close', async () => {
+  const { file, svc } = newVault()
+  svc.store('deferred.key', 'v')
+  svc.retrieve('deferred.key')
+  const ops = () =>
+    fs
+      .readFileSync(`${file}.audit.jsonl`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).op)
+  // The background writer: waited for, not timed (bounded).
+  const deadline = Date.now() + 60_000
+  while (!ops().includes('retrieve')) {
+    assert.ok(Date.now() < deadline, 'the deferred line was never written')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  svc.has('deferred.key')
+  svc.list('deferred.')
+  svc.close()
+  assert.deepEqual(ops().slice(-4), ['store', 'retrieve', 'has', 'list'])
+  const r = cli(file, ['--json', 'audit', 'verify'])
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+})

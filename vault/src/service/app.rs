@@ -167,6 +167,24 @@ pub(super) struct Audit {
     user: String,
 }
 
+/// The operations whose lines a long-lived service defers
+/// ([`crate::audit::AuditLog::append_deferred`]): reads, the calls an app
+/// makes most.
+#[cfg(feature = "audit")]
+const DEFERRED_OPS: [&str; 3] = ["retrieve", "has", "list"];
+
+/// How long a read's line may wait before it is written.
+#[cfg(feature = "audit")]
+const READ_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
+
+#[cfg(feature = "audit")]
+impl Drop for Audit {
+    fn drop(&mut self) {
+        // The deferred lines of a closed or collected handle.
+        let _ = self.log.flush();
+    }
+}
+
 #[cfg(feature = "audit")]
 impl Audit {
     fn from_env(vault: &Vault) -> Result<Option<Audit>, ServiceError> {
@@ -191,6 +209,14 @@ impl Audit {
             .and_then(|v| v.parse().ok())
             .unwrap_or(DEFAULT_MAX_BYTES);
         let log = log.with_max_bytes(max);
+        // Reads are deferred (module docs of `crate::audit`, "Deferred
+        // lines"), except when every line is required before the call
+        // returns.
+        let log = if required {
+            log
+        } else {
+            log.with_deferred(READ_WINDOW)
+        };
         if required {
             log.check_writable().map_err(ServiceError::Audit)?;
         }
@@ -333,7 +359,12 @@ impl CredentialService {
                 event.outcome = crate::audit::Outcome::Failure;
                 event.error = Some(e.kind().to_owned());
             }
-            if let Err(e) = audit.log.append(&event, Some(&audit.key)) {
+            let written = if !audit.required && DEFERRED_OPS.contains(&name) {
+                audit.log.append_deferred(event, &audit.key)
+            } else {
+                audit.log.append(&event, Some(&audit.key)).map(drop)
+            };
+            if let Err(e) = written {
                 if audit.required && result.is_ok() {
                     return Err(ServiceError::Audit(e));
                 }

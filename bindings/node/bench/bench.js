@@ -7,7 +7,8 @@
 //
 // On an open vault of 1,000 entries (passphrase slot, weak Argon2id: the KDF
 // is paid once at open and is not what is measured), each call timed on its
-// own, median and 99th percentile:
+// own, median, 99th percentile and mean (the mean carries the deferred
+// audit lines' batch writes, one per 64 reads):
 //   retrieve, retrieveBuffer, has, list(prefix of 10), list() of all 1,000,
 //   retrieveAsync, a durable store (fsync, rename, 3 generations);
 // once with the audit log off (CREDVAULT_AUDIT=off) and once on (the
@@ -51,12 +52,13 @@ async function timeAsync(n, fn) {
 function summary(samples) {
   const s = Array.from(samples).sort((a, b) => a - b)
   const at = (q) => s[Math.round((s.length - 1) * q)]
-  return { median: at(0.5), p99: at(0.99), n: s.length }
+  const mean = s.reduce((a, b) => a + b, 0) / s.length
+  return { median: at(0.5), p99: at(0.99), mean, n: s.length }
 }
 
 const key = (i) => `bench.k${String(i % ENTRIES).padStart(4, '0')}`
 const rows = []
-const row = (what, r) => rows.push([what, r.median, r.p99, r.n])
+const row = (what, r) => rows.push([what, r.median, r.p99, r.mean, r.n])
 
 async function measure(file, label) {
   const svc = CredentialService.open({ path: file, passphrase: PASS, keychain: false })
@@ -103,7 +105,7 @@ async function main() {
         encoding: 'utf8',
       })
       const r = JSON.parse(out)
-      rows.push(['engine Vault::set, durable (Rust, no audit)', r.median_us, r.p99_us, r.rounds])
+      rows.push(['engine Vault::set, durable (Rust, no audit)', r.median_us, r.p99_us, null, r.rounds])
     } else {
       console.error(`skipped the engine's set: no ${engineSet} (cargo build --release -p credvault-benches --bin engine-set)`)
     }
@@ -132,10 +134,11 @@ async function main() {
 
     console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0].model}), vault of ${ENTRIES} entries, ${size} bytes`)
     console.log('')
-    console.log('| operation | median (µs) | p99 (µs) | calls |')
-    console.log('|---|---:|---:|---:|')
-    for (const [what, median, p99, n] of rows) {
-      console.log(`| ${what} | ${median.toFixed(1)} | ${p99.toFixed(1)} | ${n} |`)
+    console.log('| operation | median (µs) | p99 (µs) | mean (µs) | calls |')
+    console.log('|---|---:|---:|---:|---:|')
+    for (const [what, median, p99, mean, n] of rows) {
+      const m = mean === null ? '–' : mean.toFixed(1)
+      console.log(`| ${what} | ${median.toFixed(1)} | ${p99.toFixed(1)} | ${m} | ${n} |`)
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })

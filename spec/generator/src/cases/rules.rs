@@ -373,6 +373,39 @@ fn tombstones_kinds_names() -> Vec<Case> {
                 encode(b)
             },
         ),
+        plain(
+            "body_missing_entries",
+            Malformed,
+            "body key 1 (entries) is missing; key 2 (tombstones) is present",
+            one,
+            |b| {
+                cbor::remove(b, body_key::ENTRIES);
+                encode(b)
+            },
+        ),
+        plain(
+            "body_unknown_key",
+            Malformed,
+            "the body map has an unknown key 3 beside entries and tombstones",
+            one,
+            |b| {
+                set(b, 3, Value::Map(Vec::new()));
+                encode(b)
+            },
+        ),
+        {
+            let n = "version_minor_1_unknown_header_key";
+            let mut fx = Fixture::basic(n);
+            fx.minor = 1;
+            let mut h = fx.header_value();
+            set(&mut h, 6, uint(0));
+            Case::fail(
+                n,
+                Malformed,
+                "format 1.1 with an unknown header key 6: a higher minor version is read with the 1.0 rules",
+                fx.reseal(&encode(&h)),
+            )
+        },
         {
             let n = "valid_tombstones_only";
             let mut fx = Fixture::with_passphrase(n);

@@ -558,7 +558,9 @@ fn kdf_limit_names_what_is_asked_and_allowed() {
 fn created_vaults_draw_random_values() {
     let dir = tempfile::tempdir().expect("temp dir");
     let pw = Passphrase::from("pw");
-    let made: Vec<(Vec<u8>, [u8; 24], [u8; 24], [u8; 16])> = ["a", "b"]
+    /// Salt, wrap nonce, body nonce, vault id.
+    type Drawn = (Vec<u8>, [u8; 24], [u8; 24], [u8; 16]);
+    let made: Vec<Drawn> = ["a", "b"]
         .iter()
         .map(|n| {
             let v = Vault::create(

@@ -20,6 +20,13 @@
 //! <raw vault file bytes>
 //! ```
 //!
+//! Exact syntax (FORMAT.md §10): UTF-8 lines ended by LF, `name: value`
+//! split at the first `": "`, values verbatim (never trimmed; may be
+//! empty: `passphrase: ` offers the empty passphrase), the header ended by
+//! the first empty line. `expect: bad-recovery-code` is the one outcome
+//! that is not a class of a file: the `recovery-code:` text is refused
+//! before any slot is tried.
+//!
 //! `payload` is SHA-256 over `u64(len(name)) || name || u64(len(value)) ||
 //! value` (big-endian lengths) of every live entry in bytewise name order
 //! (FORMAT.md §10). The classes are those of [`Expect`]. A reader

@@ -194,6 +194,21 @@ fn unknown_slots() -> Vec<Case> {
                 cbor::remove(cbor::slot(h, 1), slot_key::ID);
             },
         ),
+        {
+            let n = "valid_unknown_slot_types_0_and_max";
+            let mut fx = Fixture::new(n);
+            fx.add_unknown(0);
+            fx.add_passphrase(PASSPHRASE, weak_kdf());
+            fx.add_unknown(u64::MAX);
+            fx.add_entry("github.token", b"ghp_vector0000000000", Attrs::default());
+            let file = fx.seal();
+            Case::success(
+                n,
+                "unknown slots of types 0 and 2^64-1 around a passphrase slot: kept and skipped",
+                file,
+                fx.payload(),
+            )
+        },
         edit(
             "schema_unknown_slot_type_text",
             "an unknown slot whose type (key 2) is the text \"9\"",
@@ -255,6 +270,17 @@ fn metadata() -> Vec<Case> {
             Malformed,
             "a metadata key that is the unsigned integer 1, not text",
             vec![(uint(1), text("v"))],
+        ),
+        plain(
+            "body_metadata_unsorted",
+            NonCanonical,
+            "metadata keys \"aaa\" before \"zz\": text order, not encoding order (the shorter key first)",
+            one,
+            |b| {
+                let pairs = vec![(text("aaa"), text("1")), (text("zz"), text("2"))];
+                set(entry(b, 0), 6, Value::Map(pairs));
+                encode(b)
+            },
         ),
         plain(
             "body_metadata_not_a_map",

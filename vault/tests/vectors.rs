@@ -2,6 +2,11 @@
 //! `cargo run -p credvault-vectors`) through `Vault::open` and checks the
 //! outcome class in its `expect:` line; for `success`, reads every value
 //! and checks the `payload:` hash. All mismatches are reported at once.
+//!
+//! The testkit syntax is that of spec/FORMAT.md §10: UTF-8 header lines
+//! ended by LF, `name: value` split at the first `": "`, the value taken
+//! verbatim (no trimming; it may be empty), the header ended by the first
+//! empty line, then the vault bytes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 /// The spec asks for at least this many vectors; fewer means files went
 /// missing.
-const MIN_VECTORS: usize = 45;
+const MIN_VECTORS: usize = 226;
 
 /// One parsed testkit file.
 struct Testkit {
@@ -19,6 +24,7 @@ struct Testkit {
     payload: Option<String>,
     passphrase: Option<String>,
     recovery: Option<Vec<u8>>,
+    recovery_code: Option<String>,
     file: Vec<u8>,
 }
 
@@ -97,22 +103,35 @@ fn every_vector_has_its_expected_outcome() {
 /// Opens the vault and reads every value. Returns the outcome class and,
 /// for success, the payload hash; otherwise the error message.
 fn run(path: &Path, testkit: &Testkit) -> (String, String) {
+    let mut recovery = testkit.recovery.clone();
+    if let Some(code) = &testkit.recovery_code {
+        // FORMAT.md §4.4.1: the code is refused before any slot is tried.
+        match RecoveryKey::from_code(code) {
+            Ok(key) => recovery = Some(key.expose().to_vec()),
+            Err(e) => return ("bad-recovery-code".to_owned(), e.to_string()),
+        }
+    }
     let mut unlocker = TestkitUnlocker {
         passphrase: testkit.passphrase.clone(),
-        recovery: testkit.recovery.clone(),
+        recovery,
     };
     let vault = match Vault::open(path, &mut unlocker) {
         Ok(v) => v,
         Err(e) => return (class(&e).to_owned(), e.to_string()),
     };
+    // FORMAT.md §10: u64(len(name)) || name || u64(len(value)) || value,
+    // big-endian lengths, live entries in bytewise name order.
+    let mut names: Vec<_> = vault.list(None).into_iter().collect();
+    names.sort_by(|a, b| a.as_str().as_bytes().cmp(b.as_str().as_bytes()));
     let mut hash = Sha256::new();
-    for name in vault.list(None) {
+    for name in names {
         match vault.get(name) {
             Ok(Some(value)) => {
-                hash.update(name.as_str().as_bytes());
-                hash.update([0]);
+                let name = name.as_str().as_bytes();
+                hash.update((name.len() as u64).to_be_bytes());
+                hash.update(name);
+                hash.update((value.expose().len() as u64).to_be_bytes());
                 hash.update(value.expose());
-                hash.update([0]);
             }
             Ok(None) => return ("missing-value".to_owned(), name.to_string()),
             Err(e) => return (class(&e).to_owned(), e.to_string()),
@@ -136,8 +155,8 @@ fn class(err: &VaultError) -> &'static str {
             _ => "unclassified-format-error",
         },
         VaultError::Unlock(u) => match u {
-            UnlockError::ExcessiveWork(_) => "kdf-limit",
-            UnlockError::NoCredentials { .. } => "no-credentials",
+            UnlockError::ExcessiveWork(_) | UnlockError::WorkBudget { .. } => "kdf-limit",
+            UnlockError::NoCredentials { .. } | UnlockError::Keychain(_) => "no-credentials",
             UnlockError::WrongKeyOrTampered => "unlock-failed",
             UnlockError::NoUsableSlot => "no-usable-slot",
             _ => "unclassified-unlock-error",
@@ -159,10 +178,11 @@ fn parse(bytes: &[u8]) -> Result<Testkit, String> {
         payload: None,
         passphrase: None,
         recovery: None,
+        recovery_code: None,
         file: bytes[split + 2..].to_vec(),
     };
     let mut comment = false;
-    for line in header.lines() {
+    for line in header.split('\n') {
         let (key, value) = line
             .split_once(": ")
             .ok_or_else(|| format!("header line without \": \": {line:?}"))?;
@@ -171,6 +191,7 @@ fn parse(bytes: &[u8]) -> Result<Testkit, String> {
             "payload" => t.payload = Some(value.to_owned()),
             "passphrase" => t.passphrase = Some(value.to_owned()),
             "recovery" => t.recovery = Some(unhex(value)?),
+            "recovery-code" => t.recovery_code = Some(value.to_owned()),
             "comment" => comment = true,
             other => return Err(format!("unknown header line {other:?}")),
         }

@@ -273,15 +273,18 @@ impl Fixture {
         self.body.tombstones.insert(name(key), deleted_ms);
     }
 
-    /// SHA-256 over `name || 0x00 || value || 0x00` of each live entry in
-    /// name order: the `payload:` line of a success vector.
+    /// SHA-256 over `u64(len(name)) || name || u64(len(value)) || value`
+    /// (lengths big-endian) of each live entry in bytewise name order: the
+    /// `payload:` line of a success vector (FORMAT.md §10). The lengths make
+    /// the hash input decodable, so two different sets of entries never
+    /// hash the same input.
     pub fn payload(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         for (k, v) in &self.plain {
+            h.update((k.len() as u64).to_be_bytes());
             h.update(k.as_bytes());
-            h.update([0]);
+            h.update((v.len() as u64).to_be_bytes());
             h.update(v);
-            h.update([0]);
         }
         h.finalize().into()
     }

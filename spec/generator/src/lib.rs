@@ -14,13 +14,22 @@
 //! payload: <hex SHA-256>      success only
 //! passphrase: <text>          when the reader should offer a passphrase
 //! recovery: <hex>             when the reader should offer a recovery key
+//! recovery-code: <text>       a recovery code (FORMAT.md §4.4.1) to offer
 //! comment: <one line>
 //!
 //! <raw vault file bytes>
 //! ```
 //!
-//! `payload` is SHA-256 over `name || 0x00 || value || 0x00` of every live
-//! entry in name order. The classes are those of [`Expect`]. A reader
+//! Exact syntax (FORMAT.md §10): UTF-8 lines ended by LF, `name: value`
+//! split at the first `": "`, values verbatim (never trimmed; may be
+//! empty: `passphrase: ` offers the empty passphrase), the header ended by
+//! the first empty line. `expect: bad-recovery-code` is the one outcome
+//! that is not a class of a file: the `recovery-code:` text is refused
+//! before any slot is tried.
+//!
+//! `payload` is SHA-256 over `u64(len(name)) || name || u64(len(value)) ||
+//! value` (big-endian lengths) of every live entry in bytewise name order
+//! (FORMAT.md §10). The classes are those of [`Expect`]. A reader
 //! offers exactly the credentials listed and uses its default KDF limits
 //! (at most 1 GiB, 16 passes, 16 lanes). Every invalid vector is a valid
 //! file but for one defect, which the reader must report before anything
@@ -76,6 +85,9 @@ pub enum Expect {
     NoUsableSlot,
     /// A slot opened but the body or a value failed authentication.
     Tampered,
+    /// Not a class of a file: the reader refuses the `recovery-code:` text
+    /// (FORMAT.md §4.4.1) before it tries any slot.
+    BadRecoveryCode,
 }
 
 impl Expect {
@@ -96,6 +108,7 @@ impl Expect {
             Expect::UnlockFailed => "unlock-failed",
             Expect::NoUsableSlot => "no-usable-slot",
             Expect::Tampered => "tampered",
+            Expect::BadRecoveryCode => "bad-recovery-code",
         }
     }
 }
@@ -109,6 +122,7 @@ pub struct Case {
     file: Vec<u8>,
     passphrase: Option<String>,
     recovery: Option<Vec<u8>>,
+    recovery_code: Option<String>,
     payload: Option<[u8; 32]>,
 }
 
@@ -123,6 +137,7 @@ impl Case {
             file,
             passphrase: Some(fixture::PASSPHRASE.to_owned()),
             recovery: None,
+            recovery_code: None,
             payload: None,
         }
     }
@@ -159,6 +174,21 @@ impl Case {
         self
     }
 
+    /// Changes the expected outcome to the failure `expect` (a success
+    /// case's file and credentials, another outcome).
+    pub fn expect_failure(mut self, expect: Expect) -> Case {
+        assert_ne!(expect, Expect::Success, "{}: not a failure", self.name);
+        self.expect = expect;
+        self.payload = None;
+        self
+    }
+
+    /// Offers the recovery code `code` (text, FORMAT.md §4.4.1).
+    pub fn recovery_code(mut self, code: &str) -> Case {
+        self.recovery_code = Some(code.to_owned());
+        self
+    }
+
     /// The testkit file.
     pub fn into_vector(self) -> Vector {
         assert!(
@@ -180,6 +210,10 @@ impl Case {
         }
         if let Some(r) = &self.recovery {
             let _ = writeln!(text, "recovery: {}", hex(r));
+        }
+        if let Some(c) = &self.recovery_code {
+            assert!(!c.contains('\n'), "{}: code must be one line", self.name);
+            let _ = writeln!(text, "recovery-code: {c}");
         }
         let _ = writeln!(text, "comment: {}", self.comment);
         text.push('\n');

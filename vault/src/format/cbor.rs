@@ -3,11 +3,14 @@
 //! The format uses a small subset of CBOR: unsigned integers, byte strings,
 //! text strings, arrays and maps, all with definite lengths. FORMAT.md §3
 //! requires the *core deterministic encoding*; this module enforces it on
-//! read by decoding one item, rejecting types outside the subset, checking
-//! that map keys are strictly ascending in the bytewise order of their
-//! encodings (which also rejects duplicates) and re-encoding the item: any
-//! input that does not re-encode to itself byte for byte (non-minimal
-//! integers or lengths, indefinite lengths, trailing bytes) is rejected.
+//! read in two tiers. First the input must start with one well-formed item
+//! of the subset (no other major type, no tag of any kind — bignums
+//! included —, valid UTF-8, depth at most 8); anything else is
+//! **malformed**. Only then is the encoding checked: map keys strictly
+//! ascending in the bytewise order of their encodings (which also rejects
+//! duplicates), and the item re-encoded: any input that does not re-encode
+//! to itself byte for byte (non-minimal integers or lengths, indefinite
+//! lengths, trailing bytes) is **non-canonical**.
 
 use ciborium::Value;
 
@@ -32,23 +35,127 @@ pub fn encode(value: &Value) -> Vec<u8> {
 }
 
 /// Decodes exactly one deterministically encoded item filling all of `bytes`.
+///
+/// FORMAT.md §3: first every rule of the subset is checked over the whole
+/// item (violations are **malformed**), then the encoding (violations are
+/// **non-canonical**), so an input with defects of both kinds is
+/// malformed wherever they are.
 pub fn decode(bytes: &[u8], what: &'static str) -> Result<Value, FormatError> {
+    // Tier 1: one well-formed item of the subset. This runs on the bytes,
+    // before `ciborium`, because `ciborium` folds a tag 2 or 3 bignum into
+    // a plain integer and so hides the tag.
+    let mut pos = 0;
+    well_formed(bytes, &mut pos, 0).map_err(|NotWellFormed| FormatError::Malformed(what))?;
     let value: Value = ciborium::de::from_reader_with_recursion_limit(bytes, MAX_DEPTH + 2)
         .map_err(|_| FormatError::Malformed(what))?;
     check_subset(&value, what, 0)?;
+    // Tier 2: the deterministic encoding.
+    check_key_order(&value, what)?;
     if encode(&value) != bytes {
         return Err(FormatError::NonCanonical(what));
     }
     Ok(value)
 }
 
+/// The first item of the input is not a well-formed item of the subset.
+struct NotWellFormed;
+
+/// Reads one item from `bytes[*pos..]`, in any encoding (shortest or not,
+/// definite or indefinite lengths), and checks that it is well formed
+/// (RFC 8949 §3) and within the subset of FORMAT.md §3: major types 0, 2,
+/// 3, 4 and 5 only (no negative integer, no tag, no float or simple
+/// value), text valid UTF-8 (each chunk of an indefinite-length text on
+/// its own), nesting depth at most [`MAX_DEPTH`]. Allocates nothing;
+/// every length is checked against the bytes that are there.
+fn well_formed(bytes: &[u8], pos: &mut usize, depth: usize) -> Result<(), NotWellFormed> {
+    if depth > MAX_DEPTH {
+        return Err(NotWellFormed);
+    }
+    let (major, arg) = raw_head(bytes, pos)?;
+    match (major, arg) {
+        (major::UINT, Some(_)) => Ok(()),
+        (major::BYTES | major::TEXT, Some(n)) => raw_string(bytes, pos, major, n),
+        (major::BYTES | major::TEXT, None) => loop {
+            if bytes.get(*pos) == Some(&BREAK) {
+                *pos += 1;
+                return Ok(());
+            }
+            match raw_head(bytes, pos)? {
+                (m, Some(n)) if m == major => raw_string(bytes, pos, major, n)?,
+                _ => return Err(NotWellFormed),
+            }
+        },
+        (major::ARRAY | major::MAP, Some(n)) => {
+            let per_element = if major == major::MAP { 2 } else { 1 };
+            for _ in 0..n.saturating_mul(per_element) {
+                well_formed(bytes, pos, depth + 1)?;
+            }
+            Ok(())
+        }
+        (major::ARRAY | major::MAP, None) => loop {
+            if bytes.get(*pos) == Some(&BREAK) {
+                *pos += 1;
+                return Ok(());
+            }
+            well_formed(bytes, pos, depth + 1)?;
+            if major == major::MAP {
+                well_formed(bytes, pos, depth + 1)?;
+            }
+        },
+        _ => Err(NotWellFormed),
+    }
+}
+
+/// The "break" stop code that ends an indefinite-length item.
+const BREAK: u8 = 0xff;
+
+/// One head in any form: major type and argument, `None` for an
+/// indefinite length (additional information 31). Reserved values (28–30)
+/// and a missing byte are not well formed.
+fn raw_head(bytes: &[u8], pos: &mut usize) -> Result<(u8, Option<u64>), NotWellFormed> {
+    let initial = *bytes.get(*pos).ok_or(NotWellFormed)?;
+    *pos += 1;
+    let follow = match initial & 0x1f {
+        small @ 0..=23 => return Ok((initial >> 5, Some(u64::from(small)))),
+        24 => 1,
+        25 => 2,
+        26 => 4,
+        27 => 8,
+        31 => return Ok((initial >> 5, None)),
+        _ => return Err(NotWellFormed),
+    };
+    let end = pos.checked_add(follow).ok_or(NotWellFormed)?;
+    let arg = bytes
+        .get(*pos..end)
+        .ok_or(NotWellFormed)?
+        .iter()
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    *pos = end;
+    Ok((initial >> 5, Some(arg)))
+}
+
+/// The `n` content bytes of a string; text must be valid UTF-8.
+fn raw_string(bytes: &[u8], pos: &mut usize, major: u8, n: u64) -> Result<(), NotWellFormed> {
+    let n = usize::try_from(n).map_err(|_| NotWellFormed)?;
+    let end = pos.checked_add(n).ok_or(NotWellFormed)?;
+    let content = bytes.get(*pos..end).ok_or(NotWellFormed)?;
+    if major == major::TEXT && std::str::from_utf8(content).is_err() {
+        return Err(NotWellFormed);
+    }
+    *pos = end;
+    Ok(())
+}
+
+/// The value tree holds only the types of the subset, within the depth
+/// limit (already checked on the bytes by [`well_formed`]; kept so that the
+/// value tree is checked whatever produced it).
 fn check_subset(value: &Value, what: &'static str, depth: usize) -> Result<(), FormatError> {
     if depth > MAX_DEPTH {
         return Err(FormatError::Malformed(what));
     }
     match value {
         Value::Integer(i) => {
-            if i128::from(*i) < 0 {
+            if i128::from(*i) < 0 || i128::from(*i) > i128::from(u64::MAX) {
                 return Err(FormatError::Malformed(what));
             }
             Ok(())
@@ -57,24 +164,37 @@ fn check_subset(value: &Value, what: &'static str, depth: usize) -> Result<(), F
         Value::Array(items) => items
             .iter()
             .try_for_each(|v| check_subset(v, what, depth + 1)),
+        Value::Map(pairs) => pairs.iter().try_for_each(|(k, v)| {
+            check_subset(k, what, depth + 1)?;
+            check_subset(v, what, depth + 1)
+        }),
+        _ => Err(FormatError::Malformed(what)),
+    }
+}
+
+/// Map keys strictly ascending in every map (RFC 8949 §4.2.1: keys sorted
+/// by the bytewise lexicographic order of their deterministic encodings;
+/// equal keys are duplicates).
+fn check_key_order(value: &Value, what: &'static str) -> Result<(), FormatError> {
+    match value {
+        Value::Array(items) => items.iter().try_for_each(|v| check_key_order(v, what)),
         Value::Map(pairs) => {
             let mut previous: Option<Vec<u8>> = None;
             for (k, v) in pairs {
-                check_subset(k, what, depth + 1)?;
-                check_subset(v, what, depth + 1)?;
+                check_key_order(k, what)?;
+                check_key_order(v, what)?;
                 let key = encode(k);
-                if let Some(prev) = &previous {
-                    // RFC 8949 §4.2.1: keys sorted by the bytewise lexicographic
-                    // order of their deterministic encodings; equal = duplicate.
-                    if prev.as_slice() >= key.as_slice() {
-                        return Err(FormatError::NonCanonical(what));
-                    }
+                if previous
+                    .as_ref()
+                    .is_some_and(|prev| prev.as_slice() >= key.as_slice())
+                {
+                    return Err(FormatError::NonCanonical(what));
                 }
                 previous = Some(key);
             }
             Ok(())
         }
-        _ => Err(FormatError::Malformed(what)),
+        _ => Ok(()),
     }
 }
 
@@ -214,6 +334,7 @@ mod major {
     pub const UINT: u8 = 0;
     pub const BYTES: u8 = 2;
     pub const TEXT: u8 = 3;
+    pub const ARRAY: u8 = 4;
     pub const MAP: u8 = 5;
 }
 
@@ -461,6 +582,76 @@ mod tests {
                 "{c:02x?}"
             );
         }
+    }
+
+    #[test]
+    fn every_tag_is_malformed_bignums_included() {
+        let cases: &[&[u8]] = &[
+            &[0xc2, 0x41, 0x01],                         // bignum 1 (below 2^64)
+            &[0xc2, 0x40],                               // bignum 0, empty content
+            &[0xc2, 0x49, 0x01, 0, 0, 0, 0, 0, 0, 0, 0], // bignum 2^64
+            &[0xc3, 0x41, 0x01],                         // negative bignum
+            // bignum 2^64 as a map value, where any item of the subset is
+            // allowed (as in the fields of an unknown slot type)
+            &[0xa1, 0x14, 0xc2, 0x49, 0x01, 0, 0, 0, 0, 0, 0, 0, 0],
+        ];
+        for c in cases {
+            assert!(
+                matches!(decode(c, "t"), Err(FormatError::Malformed(_))),
+                "{c:02x?}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_wins_over_non_canonical_wherever_it_is() {
+        let cases: &[&[u8]] = &[
+            // keys 2, 1 out of order, then a negative integer
+            &[0xa3, 0x02, 0x00, 0x01, 0x00, 0x03, 0x20],
+            // a non-shortest head, then a tag
+            &[0x82, 0x18, 0x01, 0xc1, 0x01],
+            // an indefinite array holding invalid UTF-8
+            &[0x9f, 0x61, 0xff, 0xff],
+            // keys out of order, then depth 9
+            &[
+                0xa2, 0x02, 0x00, 0x01, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x00,
+            ],
+        ];
+        for c in cases {
+            assert!(
+                matches!(decode(c, "t"), Err(FormatError::Malformed(_))),
+                "{c:02x?}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_malformed() {
+        for c in [
+            &[0x62, 0xc3, 0x28][..],               // bad continuation
+            &[0x61, 0x80][..],                     // lone continuation byte
+            &[0x63, 0xed, 0xa0, 0x80][..],         // a surrogate
+            &[0x7f, 0x61, 0xc3, 0x61, 0xa9, 0xff], // a character split over chunks
+        ] {
+            assert!(
+                matches!(decode(c, "t"), Err(FormatError::Malformed(_))),
+                "{c:02x?}"
+            );
+        }
+    }
+
+    #[test]
+    fn depth_eight_is_allowed_and_nine_is_not() {
+        // Eight arrays: the innermost item (0) is at depth 8.
+        let ok: Vec<u8> = [0x81u8; 8].iter().copied().chain([0x00]).collect();
+        assert!(decode(&ok, "t").is_ok());
+        let deep: Vec<u8> = [0x81u8; 9].iter().copied().chain([0x00]).collect();
+        assert!(matches!(decode(&deep, "t"), Err(FormatError::Malformed(_))));
+        // Maps count the same way: keys and values one level down.
+        let ok: Vec<u8> = [0xa1u8, 0x00].repeat(8).into_iter().chain([0x00]).collect();
+        assert!(decode(&ok, "t").is_ok());
+        let deep: Vec<u8> = [0xa1u8, 0x00].repeat(9).into_iter().chain([0x00]).collect();
+        assert!(matches!(decode(&deep, "t"), Err(FormatError::Malformed(_))));
     }
 
     #[test]

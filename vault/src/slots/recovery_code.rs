@@ -15,10 +15,13 @@
 //! - **Checksum**: six more characters, the BCH code of bech32m (BIP-173,
 //!   BIP-350) over the 5-bit values, with the domain string
 //!   `"credvault-recovery"` in place of bech32's human-readable part (so a
-//!   code made for anything else fails the check). It detects every
-//!   error that changes at most four characters of a code this short —
-//!   any single typo, any swap of two characters — and other errors with
-//!   probability about `1 - 2^-30`.
+//!   code made for anything else fails the check). For keys of up to 51
+//!   bytes (codes of up to 88 characters, the 20-byte keys this crate
+//!   makes included) it detects every error that changes at most four
+//!   characters; for keys of 52 to 64 bytes every error in at most three
+//!   (FORMAT.md §4.4.1). Any single typo and any swap of two characters
+//!   is detected at every length, and other errors with probability about
+//!   `1 - 2^-30`. Both bounds are checked exhaustively by the tests.
 //! - **Display**: the data in groups of four, then the checksum as one
 //!   group of six, joined by `-`, upper case.
 //! - **Input**: case-insensitive; spaces, tabs, newlines and `-` anywhere
@@ -410,6 +413,99 @@ mod tests {
                 Err(RecoveryCodeError::InvalidCharacter { position: 1 })
             ));
         }
+    }
+
+    /// The residue that an error of value `v` at position `i` of an
+    /// `n`-character codeword (data and checksum) adds to the checksum
+    /// computation: the checksum is affine in the values, so an error is
+    /// missed exactly when its residues add up to 0.
+    fn residues(n: usize) -> Vec<[u32; 32]> {
+        let zero = polymod(domain_values().chain(std::iter::repeat_n(0, n)));
+        (0..n)
+            .map(|i| {
+                let mut row = [0u32; 32];
+                for (v, r) in row.iter_mut().enumerate() {
+                    let e = (0..n).map(|j| if j == i { v as u8 } else { 0 });
+                    *r = polymod(domain_values().chain(e)) ^ zero;
+                }
+                row
+            })
+            .collect()
+    }
+
+    /// FORMAT.md §4.4.1: every error in at most four characters of a
+    /// codeword of 88 characters (a 51-byte key; shorter ones are its
+    /// suffixes) is detected: the residues of all error patterns of at
+    /// most two characters are distinct, so no two of them add up to an
+    /// undetected pattern of at most four.
+    #[test]
+    fn four_errors_are_always_detected_for_keys_up_to_51_bytes() {
+        let n = base32_len(51) + CHECKSUM_LEN;
+        assert_eq!(n, 88);
+        let r = residues(n);
+        let mut all: Vec<u32> = Vec::with_capacity(1 + n * 31 + n * (n - 1) / 2 * 961);
+        all.push(0);
+        for (i, ri) in r.iter().enumerate() {
+            all.extend(&ri[1..]);
+            for rj in &r[i + 1..] {
+                for &a in &ri[1..] {
+                    all.extend(rj[1..].iter().map(|&b| a ^ b));
+                }
+            }
+        }
+        all.sort_unstable();
+        assert!(
+            all.windows(2).all(|w| w[0] != w[1]),
+            "two error patterns of at most two characters share a residue"
+        );
+    }
+
+    /// FORMAT.md §4.4.1: for keys of 52 to 64 bytes every error in at most
+    /// three characters is detected (the residues of single errors differ
+    /// from those of all patterns of at most two), but not every four.
+    #[test]
+    fn three_errors_are_always_detected_for_keys_up_to_64_bytes() {
+        let n = base32_len(64) + CHECKSUM_LEN;
+        let r = residues(n);
+        let mut singles: Vec<u32> = r.iter().flat_map(|ri| ri[1..].iter().copied()).collect();
+        singles.push(0);
+        singles.sort_unstable();
+        assert!(singles.windows(2).all(|w| w[0] != w[1]));
+        for (i, ri) in r.iter().enumerate() {
+            for (j, rj) in r.iter().enumerate().skip(i + 1) {
+                for &a in &ri[1..] {
+                    for &b in &rj[1..] {
+                        // Equal to 0 or to one single error: together an
+                        // error of at most three characters that is missed.
+                        assert!(
+                            singles.binary_search(&(a ^ b)).is_err(),
+                            "an error of at most three characters at {i}, {j} is missed"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// The counterexample FORMAT.md §4.4.1 gives: in the code of a 52-byte
+    /// key, changing data characters 1, 11 and 76 and checksum character 6
+    /// (counting from 1) gives the valid code of another key.
+    #[test]
+    fn some_four_errors_go_unnoticed_for_keys_of_52_bytes() {
+        let k = key(&[0x42; 52]);
+        let mut values: Vec<u8> = k
+            .to_code()
+            .chars()
+            .filter(|c| *c != '-')
+            .map(|c| value_of(c).unwrap())
+            .collect();
+        assert_eq!(values.len(), 90);
+        for (at, e) in [(0usize, 23u8), (10, 1), (75, 2), (89, 20)] {
+            values[at] ^= e;
+        }
+        let typo: String = values.iter().map(|v| symbol(*v)).collect();
+        let other = RecoveryKey::from_code(&typo).expect("the four changes go unnoticed");
+        assert_ne!(other.expose(), k.expose());
     }
 
     #[test]

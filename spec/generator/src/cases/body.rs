@@ -188,7 +188,7 @@ fn flipped(name: &'static str, comment: &'static str, at: Option<usize>) -> Case
     Case::fail(name, Tampered, comment, file)
 }
 
-fn one(fx: &mut Fixture) {
+pub(crate) fn one(fx: &mut Fixture) {
     fx.add_entry("github.token", b"ghp_vector0000000000", Attrs::default());
     fx.add_tombstone("old.key", T0);
 }
@@ -199,14 +199,14 @@ fn two(fx: &mut Fixture) {
 }
 
 /// The `n`-th entry map of a body value.
-fn entry(body: &mut Value, n: usize) -> &mut Value {
+pub(crate) fn entry(body: &mut Value, n: usize) -> &mut Value {
     &mut pairs(field(body, body_key::ENTRIES))[n].1
 }
 
 /// A vault filled by `fill` whose body plaintext is re-encoded by `edit`
 /// and sealed correctly (header body length adjusted): the body decrypts,
 /// and only its plaintext is wrong.
-fn plain(
+pub(crate) fn plain(
     name: &'static str,
     expect: crate::Expect,
     comment: &'static str,

@@ -1,11 +1,14 @@
 //! The vectors, one module per group. Names start with the group.
 
 mod auth;
-mod body;
+pub(crate) mod body;
 mod cbor;
+mod code;
 mod framing;
 mod kdf;
-mod schema;
+mod order;
+mod rules;
+pub(crate) mod schema;
 mod truncation;
 mod valid;
 
@@ -22,6 +25,9 @@ pub fn all() -> Vec<Case> {
         auth::cases(),
         body::cases(),
         valid::cases(),
+        rules::cases(),
+        code::cases(),
+        order::cases(),
     ]
     .into_iter()
     .flatten()

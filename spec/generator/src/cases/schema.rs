@@ -348,7 +348,7 @@ fn build_edit(
     build_edit_as(name, Malformed, comment, build, change)
 }
 
-fn build_edit_as(
+pub(crate) fn build_edit_as(
     name: &'static str,
     expect: crate::Expect,
     comment: &'static str,

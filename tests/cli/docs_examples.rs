@@ -17,6 +17,13 @@
 //! an `init`, `slot add passphrase` or `passwd` that names no `--kdf-`
 //! flag, so the examples show the real commands and still run in
 //! milliseconds.
+//!
+//! Two more markers name examples other tests run: `<!-- test: run oauth
+//! -->` (a shell block that needs an OAuth provider: `oauth::` runs it
+//! against the test server with this file's [`run_with`]) and `<!-- test:
+//! node -->` (a ```` ```js ```` block: bindings/node/test/docs.test.js runs
+//! it with node). They are checked here only for their fence and for
+//! [`MUST_HAVE_EXAMPLE`].
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -30,10 +37,29 @@ const MARKER: &str = "<!-- test: run -->";
 /// `secret-service` (inside `scripts/with-secret-service.sh`, as CI's
 /// second pass), like the keychain tests.
 const MARKER_KEYCHAIN: &str = "<!-- test: run keychain -->";
+/// A shell block that needs an OAuth provider: run by
+/// `oauth::the_guides_example_runs_as_written` against the test server.
+pub(crate) const MARKER_OAUTH: &str = "<!-- test: run oauth -->";
+/// A ```` ```js ```` block run with node by bindings/node's `npm test`
+/// (test/docs.test.js).
+const MARKER_NODE: &str = "<!-- test: node -->";
+
+/// What a marker asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// [`MARKER`]: run here.
+    Run,
+    /// [`MARKER_KEYCHAIN`]: run here with a keychain.
+    Keychain,
+    /// [`MARKER_OAUTH`]: run by the OAuth tests.
+    OAuth,
+    /// [`MARKER_NODE`]: run by the Node module's tests.
+    Node,
+}
 
 /// The guides whose main example must be runnable: each needs at least one
-/// marked block (a guide that loses its last one fails, rather than being
-/// skipped).
+/// marked block other than a keychain one (a guide that loses its last one
+/// fails, rather than being skipped).
 const MUST_HAVE_EXAMPLE: &[&str] = &[
     "README.md",
     "docs/cli.md",
@@ -42,6 +68,8 @@ const MUST_HAVE_EXAMPLE: &[&str] = &[
     "docs/backup.md",
     "docs/audit.md",
     "docs/several-machines.md",
+    "docs/node.md",
+    "docs/oauth.md",
     "docs/pass.md",
     "docs/performance.md",
     "docs/security.md",
@@ -72,19 +100,19 @@ cd "$HOME"
 
 /// One runnable block: where it is and what it says.
 #[derive(Debug)]
-struct Block {
+pub(crate) struct Block {
     /// The file, relative to the repository root.
-    file: String,
+    pub(crate) file: String,
     /// 1-based line of the opening fence.
-    line: usize,
+    pub(crate) line: usize,
     /// The block's lines, without the fences.
-    code: String,
-    /// Marked with [`MARKER_KEYCHAIN`].
-    keychain: bool,
+    pub(crate) code: String,
+    /// Which marker preceded it.
+    pub(crate) kind: Kind,
 }
 
 /// The repository root (the CLI crate is one level below it).
-fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("repository root")
@@ -92,7 +120,7 @@ fn repo_root() -> PathBuf {
 }
 
 /// README.md and every docs/*.md, sorted.
-fn documents(root: &Path) -> Vec<String> {
+pub(crate) fn documents(root: &Path) -> Vec<String> {
     let mut files = vec!["README.md".to_string()];
     let mut docs: Vec<String> = std::fs::read_dir(root.join("docs"))
         .expect("docs/ exists")
@@ -111,9 +139,10 @@ fn documents(root: &Path) -> Vec<String> {
 }
 
 /// The marked blocks of one document. A marker not followed by a
-/// ```` ```sh ````/```` ```bash ```` fence, or a block never closed, is an
-/// error: a typo must not silently drop an example.
-fn extract(file: &str, text: &str) -> Result<Vec<Block>, String> {
+/// ```` ```sh ````/```` ```bash ```` fence (```` ```js ```` for
+/// [`MARKER_NODE`]), or a block never closed, is an error: a typo must not
+/// silently drop an example.
+pub(crate) fn extract(file: &str, text: &str) -> Result<Vec<Block>, String> {
     let lines: Vec<&str> = text.lines().collect();
     let mut blocks = Vec::new();
     let mut in_fence = false;
@@ -125,15 +154,35 @@ fn extract(file: &str, text: &str) -> Result<Vec<Block>, String> {
             in_fence = !in_fence;
         }
         let marker = lines[i].trim();
-        if in_fence || (marker != MARKER && marker != MARKER_KEYCHAIN) {
+        let kind = match marker {
+            MARKER => Kind::Run,
+            MARKER_KEYCHAIN => Kind::Keychain,
+            MARKER_OAUTH => Kind::OAuth,
+            MARKER_NODE => Kind::Node,
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        if in_fence {
             i += 1;
             continue;
         }
         let fence = i + 1;
         let opening = lines.get(fence).map(|l| l.trim_end());
-        if !matches!(opening, Some("```sh") | Some("```bash")) {
+        let (fits, fences) = match kind {
+            Kind::Node => (
+                matches!(opening, Some("```js") | Some("```javascript")),
+                "```js",
+            ),
+            _ => (
+                matches!(opening, Some("```sh") | Some("```bash")),
+                "```sh or ```bash",
+            ),
+        };
+        if !fits {
             return Err(format!(
-                "{file}:{}: `{marker}` must be followed directly by a ```sh or ```bash fence",
+                "{file}:{}: `{marker}` must be followed directly by a {fences} fence",
                 i + 1
             ));
         }
@@ -151,7 +200,7 @@ fn extract(file: &str, text: &str) -> Result<Vec<Block>, String> {
             file: file.to_string(),
             line: fence + 1,
             code: lines[fence + 1..end].join("\n"),
-            keychain: marker == MARKER_KEYCHAIN,
+            kind,
         });
         i = end + 1;
     }
@@ -160,7 +209,14 @@ fn extract(file: &str, text: &str) -> Result<Vec<Block>, String> {
 
 /// Runs one block in a fresh sandbox; `Err` names the file and line and
 /// carries the output.
-fn run(block: &Block) -> Result<(), String> {
+fn run(block: &Block) -> Result<String, String> {
+    run_with(block, &[])
+}
+
+/// [`run`] with more environment variables (the OAuth tests give the
+/// provider's `ISSUER`, `CLIENT_ID`, `CA` and a `BROWSER`); `Ok` is the
+/// block's stdout.
+pub(crate) fn run_with(block: &Block, vars: &[(&str, &str)]) -> Result<String, String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let home = dir.path().join("home");
     std::fs::create_dir_all(&home).expect("home");
@@ -190,8 +246,12 @@ fn run(block: &Block) -> Result<(), String> {
         .env("CREDVAULT_VAULT", dir.path().join("vaults/vault.cvault"))
         .env("CREDVAULT_PASSPHRASE", PASS)
         .env("CREDVAULT_NEW_PASSPHRASE", PASS)
+        .envs(vars.iter().copied())
         .stdin(Stdio::null());
-    match (block.keychain, std::env::var_os("DBUS_SESSION_BUS_ADDRESS")) {
+    match (
+        block.kind == Kind::Keychain,
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS"),
+    ) {
         // The Secret Service of scripts/with-secret-service.sh.
         (true, Some(bus)) => {
             cmd.env("DBUS_SESSION_BUS_ADDRESS", bus);
@@ -205,7 +265,7 @@ fn run(block: &Block) -> Result<(), String> {
     }
     let out = cmd.output().expect("run bash");
     if out.status.success() {
-        return Ok(());
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
     Err(format!(
         "{}:{}: the example exited with {}\n--- stdout\n{}--- stderr\n{}",
@@ -230,20 +290,31 @@ fn documented_examples_run_as_written() {
         }
     }
     assert!(
-        blocks.iter().any(|b| !b.keychain),
+        blocks.iter().any(|b| b.kind == Kind::Run),
         "no runnable examples found"
     );
     for file in MUST_HAVE_EXAMPLE {
-        if !blocks.iter().any(|b| b.file == *file && !b.keychain) {
-            problems.push(format!("{file}: no `{MARKER}` example"));
+        if !blocks
+            .iter()
+            .any(|b| b.file == *file && b.kind != Kind::Keychain)
+        {
+            problems.push(format!(
+                "{file}: no `{MARKER}` (or `{MARKER_OAUTH}`, `{MARKER_NODE}`) example"
+            ));
         }
     }
     let secret_service = std::env::var("CREDVAULT_TEST_KEYRING").as_deref() == Ok("secret-service");
     let mut skipped = 0;
     for block in &blocks {
-        if block.keychain && !secret_service {
-            skipped += 1;
-            continue;
+        match block.kind {
+            Kind::Run => {}
+            Kind::Keychain if secret_service => {}
+            Kind::Keychain => {
+                skipped += 1;
+                continue;
+            }
+            // Run by oauth:: and by bindings/node's npm test.
+            Kind::OAuth | Kind::Node => continue,
         }
         if let Err(e) = run(block) {
             problems.push(e);
@@ -298,6 +369,15 @@ fn a_marker_without_a_shell_fence_is_an_error() {
         .is_empty());
     let quoted = "```text\n<!-- test: run -->\n```\n";
     assert!(extract("x.md", quoted).expect("ok").is_empty());
+    // The other runners' markers: their own fences.
+    let node = "<!-- test: node -->\n```js\nconsole.log(1)\n```\n";
+    assert_eq!(extract("x.md", node).expect("ok")[0].kind, Kind::Node);
+    let node_sh = "<!-- test: node -->\n```sh\ntrue\n```\n";
+    assert!(extract("x.md", node_sh).is_err());
+    let oauth = "<!-- test: run oauth -->\n```sh\ntrue\n```\n";
+    assert_eq!(extract("x.md", oauth).expect("ok")[0].kind, Kind::OAuth);
+    let oauth_js = "<!-- test: run oauth -->\n```js\ntrue\n```\n";
+    assert!(extract("x.md", oauth_js).is_err());
 }
 
 #[test]

@@ -750,6 +750,68 @@ fn login_errors_have_their_exit_codes() {
     run.fails(7);
 }
 
+/// The guides' `<!-- test: run oauth -->` examples (docs/oauth.md's main
+/// one) run as written, by the docs harness (`docs_examples::run_with`:
+/// a throwaway vault, `set -e`), against a fresh test provider: `ISSUER`,
+/// `CLIENT_ID` and `CA` are set for them, and `BROWSER` is a script in
+/// which `curl` plays the user (the provider approves login and consent
+/// itself) through to the CLI's loopback callback; if it fails it ends
+/// the login rather than leaving it waiting 5 minutes.
+#[test]
+fn the_guides_example_runs_as_written() {
+    use crate::docs_examples::{documents, extract, repo_root, run_with, Kind, MARKER_OAUTH};
+    let root = repo_root();
+    let mut blocks = Vec::new();
+    for file in documents(&root) {
+        let text = std::fs::read_to_string(root.join(&file)).expect("read document");
+        let found = extract(&file, &text).unwrap_or_else(|e| panic!("{e}"));
+        blocks.extend(found.into_iter().filter(|b| b.kind == Kind::OAuth));
+    }
+    assert!(
+        blocks.iter().any(|b| b.file == "docs/oauth.md"),
+        "docs/oauth.md: no `{MARKER_OAUTH}` example"
+    );
+    for block in &blocks {
+        let server = Server::start(3600);
+        let browser = server.dir.path().join("browser");
+        let browser_log = server.dir.path().join("browser.log");
+        std::fs::write(
+            &browser,
+            format!(
+                "#!/bin/sh\n\
+                 # The user's browser: follows the provider's redirects to the callback.\n\
+                 curl -fsSL --cacert '{}' -b '{jar}' -c '{jar}' -o /dev/null \"$1\" 2>'{log}' ||\n\
+                 kill -TERM \"$PPID\"\n",
+                server.ca(),
+                jar = server.jar(),
+                log = browser_log.display(),
+            ),
+        )
+        .expect("browser script");
+        std::fs::set_permissions(
+            &browser,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod browser");
+        let ca = server.ca();
+        let browser = browser.display().to_string();
+        let vars = [
+            ("ISSUER", server.issuer.as_str()),
+            ("CLIENT_ID", CLIENT_ID),
+            ("CA", ca.as_str()),
+            ("BROWSER", browser.as_str()),
+        ];
+        let stdout = run_with(block, &vars).unwrap_or_else(|e| {
+            let log = std::fs::read_to_string(&browser_log).unwrap_or_default();
+            panic!("{e}--- the browser's curl\n{log}")
+        });
+        // The userinfo answers: the token worked, twice (curl, then exec).
+        assert_eq!(stdout.matches("\"sub\":").count(), 2, "{stdout}");
+        assert!(stdout.ends_with("exit 1\n"), "{stdout}");
+        assert_eq!(server.refreshes(), 1, "one refresh, for --rejected");
+    }
+}
+
 /// Waits until process `pid` has `path` open (it is then waiting for the
 /// lock); panics after a minute.
 fn wait_until_open(pid: u32, path: &Path) {

@@ -22,9 +22,9 @@ use crate::format::{self, limits, Header, KdfParams, Slot, SlotKind, Wrap};
 use crate::slots::{self, PassphraseUnlocker, Unlocker};
 use crate::store::{self, generations, StoreError, VaultLock};
 
-use super::{
-    open_body, read_file, seal_file, unlock, unseal, Keys, OpenOptions, Vault, VaultError,
-};
+use super::file_seal::{open_body, seal_file, Keys};
+use super::value_seal::unseal;
+use super::{read_file, unlock, OpenOptions, Vault, VaultError};
 
 /// What a backup carries besides the vault's portable slots.
 #[derive(Default)]
@@ -135,7 +135,7 @@ impl Vault {
                     &mut slot,
                     &fresh.vault_id,
                     &kek,
-                    &self.keys.dek,
+                    &self.view.keys.dek,
                     crypto::random_array(),
                 );
                 carried.push(slot);
@@ -151,12 +151,12 @@ impl Vault {
                 body_len: 0,
                 slots: carried,
             };
-            let bytes = seal_file(&mut header, minor, &body, &self.keys.dek);
+            let bytes = seal_file(&mut header, minor, &body, &self.view.keys.dek);
             (bytes, header, left_out, added)
         };
 
         // Check the exact bytes before they are written.
-        let checked = Verified::open_with_key(bytes, self.keys.dek.clone())?;
+        let checked = Verified::open_with_key(bytes, self.view.keys.dek.clone())?;
         let opened_by = match (options.passphrase, prove) {
             (Some((pw, _)), _) => {
                 let mut unlocker = PassphraseUnlocker::new(Passphrase::new(pw.expose().to_vec()));

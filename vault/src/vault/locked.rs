@@ -12,7 +12,9 @@ use crate::format::body::Entry;
 use crate::format::{limits, FormatError, KeyName};
 use crate::store::VaultLock;
 
-use super::{now_ms, plan, Committed, Op, SetOptions, Transaction, Vault, VaultError};
+use super::engine::now_ms;
+use super::save::{plan, Op};
+use super::{Committed, SetOptions, Transaction, Vault, VaultError};
 
 /// A vault held under its write lock, freshly re-read. Dropping it without
 /// [`Locked::commit`] releases the lock and saves nothing.
@@ -82,9 +84,9 @@ fn commit_held(vault: &mut Vault, ops: Vec<Op>) -> Result<Committed, VaultError>
     if ops.is_empty() {
         return Ok(Committed::default());
     }
-    let mut header = vault.header.clone();
-    let minor = vault.minor;
-    let mut body = vault.body.take();
+    let mut header = vault.view.header.clone();
+    let minor = vault.view.minor;
+    let mut body = vault.view.body.take();
     let result = vault.change_and_write(&mut header, minor, &mut body, |_, _header, body, _dek| {
         let (changes, committed) = plan(&ops, now_ms(), |name| body.entries.get(name).cloned());
         body.apply(changes);
@@ -102,17 +104,17 @@ fn commit_held(vault: &mut Vault, ops: Vec<Op>) -> Result<Committed, VaultError>
     match result {
         Ok((committed, saved)) => {
             if let Some(minor) = saved {
-                vault.minor = minor;
+                vault.view.minor = minor;
             }
-            vault.header = header;
-            vault.body = body.into();
+            vault.view.header = header;
+            vault.view.body = body.into();
             vault.body_is_current = true;
             Ok(committed)
         }
         Err(e) => {
             // The body may hold changes that were not written: read the
             // file again before trusting memory.
-            vault.body = body.into();
+            vault.view.body = body.into();
             vault.body_is_current = false;
             let _ = vault.reload();
             Err(e)

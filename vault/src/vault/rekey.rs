@@ -25,9 +25,10 @@ use crate::slots::keychain::{self, Keychain};
 #[cfg(feature = "keychain")]
 use crate::KeychainCleanup;
 
-use super::{
-    build_slot, next_slot_id, seal_file, seal_value, unseal, Keys, NewSlot, Vault, VaultError,
-};
+use super::file_seal::{seal_file, Keys};
+use super::key_slots::{build_slot, next_slot_id};
+use super::value_seal::{seal_value, unseal};
+use super::{NewSlot, Vault, VaultError};
 
 /// A slot that a rekey could not wrap again, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +127,7 @@ impl Vault {
             return Err(VaultError::WrongSlotType { id, expected: want });
         }
         // The KDF runs before the lock is taken.
-        let fresh = build_slot(id, &self.header.vault_id, &self.keys.dek, new)?;
+        let fresh = build_slot(id, &self.view.header.vault_id, &self.view.keys.dek, new)?;
         self.revoking(|v| v.rewrap_save(id, want, fresh))
     }
 
@@ -186,11 +187,18 @@ impl Vault {
     /// if another process changed the slots meanwhile it fails with
     /// [`VaultError::KeyChanged`] and deletes the keychain items it wrote.
     pub fn rekey(&mut self, options: RekeyOptions<'_>) -> Result<Rekeyed, VaultError> {
-        let vault_id = self.header.vault_id;
+        let vault_id = self.view.header.vault_id;
         let new_dek = SecretKey::random();
         // Ids for keychain slots, which move to new ids (new items).
         #[cfg(feature = "keychain")]
-        let mut next_id = self.header.slots.iter().map(|s| s.id).max().unwrap_or(0);
+        let mut next_id = self
+            .view
+            .header
+            .slots
+            .iter()
+            .map(|s| s.id)
+            .max()
+            .unwrap_or(0);
         let mut new_slots: Vec<Slot> = Vec::new();
         let mut report: Vec<RekeyedSlot> = Vec::new();
         let mut unavailable: Vec<UnavailableSlot> = Vec::new();
@@ -198,7 +206,7 @@ impl Vault {
         #[cfg(feature = "keychain")]
         let mut items: Vec<NewItem> = Vec::new();
 
-        for slot in &self.header.slots {
+        for slot in &self.view.header.slots {
             let outcome: Result<Slot, String> = match &slot.kind {
                 SlotKind::Passphrase(p) => {
                     if let Err(e) = self.options.kdf_limits.check(&p.kdf) {
@@ -360,10 +368,10 @@ impl Vault {
         }
         if let Some(new_id) = report
             .iter()
-            .find(|r| r.old_id == self.unlocked_by)
+            .find(|r| r.old_id == self.view.unlocked_by)
             .and_then(|r| r.new_id)
         {
-            self.unlocked_by = new_id;
+            self.view.unlocked_by = new_id;
         }
 
         #[cfg(feature = "keychain")]
@@ -410,14 +418,14 @@ impl Vault {
         let faults = self.options.fault_injector.as_deref();
         let _lock = VaultLock::acquire_with(&self.path, self.options.lock_timeout, faults)?;
         let (fresh, minor, mut body) = self.read_fresh()?;
-        if fresh.slots != self.header.slots {
+        if fresh.slots != self.view.header.slots {
             // Another process added or removed a slot since this handle
             // read the header: the new slots were made from a stale list.
             return Err(VaultError::KeyChanged);
         }
         let new_keys = Keys::derive(new_dek, &fresh.vault_id);
         for (name, entry) in body.entries.iter_mut() {
-            let value = unseal(&self.keys.value, name, entry)?;
+            let value = unseal(&self.view.keys.value, name, entry)?;
             entry.value = seal_value(
                 &new_keys.value,
                 name,
@@ -436,10 +444,10 @@ impl Vault {
         let minor = minor.max(format::MINOR_VERSION);
         let bytes = seal_file(&mut header, minor, &body, &new_keys.dek);
         self.replace_file(&header, &bytes)?;
-        self.keys = new_keys;
-        self.header = header;
-        self.minor = minor;
-        self.body = body.into();
+        self.view.keys = new_keys;
+        self.view.header = header;
+        self.view.minor = minor;
+        self.view.body = body.into();
         Ok(())
     }
 }

@@ -16,9 +16,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::crypto::{self, kdf, Passphrase, SecretKey};
-use crate::format::header::{PassphraseSlot, WRAPPED_KEY_LEN};
-use crate::format::{self, limits, Header, KdfParams, Slot, SlotKind, Wrap};
+use crate::crypto::{self, Passphrase, SecretKey};
+use crate::format::{self, limits, Header, KdfParams, Slot, SlotKind};
 use crate::slots::{self, PassphraseUnlocker, Unlocker};
 use crate::store::{self, generations, StoreError, VaultLock};
 
@@ -95,11 +94,9 @@ impl Vault {
         prove: Option<&mut dyn Unlocker>,
     ) -> Result<Backup, VaultError> {
         // The backup passphrase's KDF runs before the lock is taken.
-        let extra = options.passphrase.map(|(pw, kdf_params)| {
-            let salt = crypto::random_array::<32>().to_vec();
-            let kek = kdf::argon2id(pw, &salt, &kdf_params);
-            (salt, kdf_params, kek)
-        });
+        let extra = options
+            .passphrase
+            .map(|(pw, kdf_params)| slots::passphrase::Prepared::derive(pw, kdf_params));
 
         let (bytes, header, left_out, added) = {
             let faults = self.options.fault_injector.as_deref();
@@ -110,7 +107,7 @@ impl Vault {
                     matches!(s.kind, SlotKind::Passphrase(_) | SlotKind::Recovery(_))
                 });
             let mut added = None;
-            if let Some((salt, kdf_params, kek)) = extra {
+            if let Some(prepared) = extra {
                 let id = fresh
                     .slots
                     .iter()
@@ -120,24 +117,7 @@ impl Vault {
                     .checked_add(1)
                     .filter(|_| carried.len() < limits::MAX_SLOTS)
                     .ok_or(VaultError::TooManySlots(limits::MAX_SLOTS))?;
-                let mut slot = Slot {
-                    id,
-                    kind: SlotKind::Passphrase(PassphraseSlot {
-                        salt,
-                        kdf: kdf_params,
-                        wrap: Wrap {
-                            nonce: [0; 24],
-                            wrapped: [0; WRAPPED_KEY_LEN],
-                        },
-                    }),
-                };
-                slots::wrap_into(
-                    &mut slot,
-                    &fresh.vault_id,
-                    &kek,
-                    &self.view.keys.dek,
-                    crypto::random_array(),
-                );
+                let slot = prepared.slot(id, &fresh.vault_id, &self.view.keys.dek);
                 carried.push(slot);
                 added = Some(id);
             }

@@ -6,6 +6,8 @@ use crate::format::{limits, Header, KdfParams, Slot, SlotKind};
 use crate::slots::{self, RecoveryKey};
 
 #[cfg(feature = "keychain")]
+use crate::format::KeychainSlot;
+#[cfg(feature = "keychain")]
 use crate::slots::keychain::{self, Keychain, KeychainError};
 
 use super::{Vault, VaultError};
@@ -46,6 +48,27 @@ pub(super) fn build_slot(
             kek,
         } => slots::keychain::new_slot(id, vault_id, dek, service, account, kek)?,
     })
+}
+
+/// Deletes the keychain item of keychain slot `slot` (id `slot_id` of
+/// vault `vault_id`) from `keychain` — only ever the item credvault wrote
+/// for this very slot ([`keychain::check_item`]): a crafted file must not
+/// make us delete another program's item or another vault's.
+#[cfg(feature = "keychain")]
+pub(super) fn delete_keychain_item(
+    keychain: &Keychain,
+    vault_id: &[u8; 16],
+    slot_id: u32,
+    slot: &KeychainSlot,
+) -> KeychainCleanup {
+    if keychain::check_item(vault_id, slot_id, slot).is_err() {
+        return KeychainCleanup::NotOurs;
+    }
+    match keychain.delete(&slot.service, &slot.account) {
+        Ok(true) => KeychainCleanup::Deleted,
+        Ok(false) => KeychainCleanup::AlreadyGone,
+        Err(e) => KeychainCleanup::Failed(e),
+    }
 }
 
 /// The id of a new slot: one above the highest present.
@@ -143,18 +166,12 @@ impl Vault {
         let SlotKind::Keychain(k) = &removed.kind else {
             return Ok(KeychainCleanup::NotKeychain);
         };
-        // Only ever delete the item credvault wrote for this very slot: a
-        // crafted file must not make us delete another program's item or
-        // another vault's.
-        let ours = keychain::account_name(&self.view.header.vault_id, removed.id);
-        if k.service != keychain::SERVICE || k.account != ours {
-            return Ok(KeychainCleanup::NotOurs);
-        }
-        Ok(match keychain.delete(&k.service, &k.account) {
-            Ok(true) => KeychainCleanup::Deleted,
-            Ok(false) => KeychainCleanup::AlreadyGone,
-            Err(e) => KeychainCleanup::Failed(e),
-        })
+        Ok(delete_keychain_item(
+            keychain,
+            &self.view.header.vault_id,
+            removed.id,
+            k,
+        ))
     }
 
     /// Removes slot `id` and saves; returns the removed slot.

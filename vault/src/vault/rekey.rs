@@ -15,18 +15,24 @@
 //!   new keychain item). Nothing derived from the old DEK opens the new
 //!   file; older copies still open with their own old slots.
 
-use crate::crypto::{self, kdf, Passphrase, SecretKey};
+use crate::crypto::{self, Passphrase, SecretKey};
 use crate::format::{self, Header, Slot, SlotKind};
-use crate::slots::{self, RecoveryKey};
+use crate::slots::keychain::NotOurs;
+use crate::slots::{self, RecoveryKey, Unlocker};
 use crate::store::VaultLock;
 
+#[cfg(feature = "keychain")]
+use crate::format::KeychainSlot;
 #[cfg(feature = "keychain")]
 use crate::slots::keychain::{self, Keychain};
 #[cfg(feature = "keychain")]
 use crate::KeychainCleanup;
 
 use super::file_seal::{seal_file, Keys};
+#[cfg(feature = "keychain")]
+use super::key_slots::delete_keychain_item;
 use super::key_slots::{build_slot, next_slot_id};
+use super::unlock::{Credentials, Opener, Trial};
 use super::value_seal::{seal_value, unseal};
 use super::{NewSlot, Vault, VaultError};
 
@@ -106,9 +112,34 @@ impl std::fmt::Debug for Rekeyed {
 #[cfg(feature = "keychain")]
 struct NewItem {
     old_id: u32,
-    old_account: String,
-    old_service: String,
+    old: KeychainSlot,
     account: String,
+}
+
+/// The keychain as a rekey reaches it: keychain keys only, from
+/// `RekeyOptions::keychain`.
+#[cfg(feature = "keychain")]
+struct KeychainKeys<'a>(Option<&'a Keychain>);
+
+#[cfg(feature = "keychain")]
+impl Unlocker for KeychainKeys<'_> {
+    fn keychain_key(&mut self, service: &str, account: &str) -> Result<SecretKey, String> {
+        match self.0 {
+            Some(kc) => kc.load_kek(service, account).map_err(|e| e.to_string()),
+            None => Err("the OS keychain is not used".to_owned()),
+        }
+    }
+}
+
+/// Without the OS keychain, a rekey has no keychain keys.
+#[cfg(not(feature = "keychain"))]
+struct KeychainKeys;
+
+#[cfg(not(feature = "keychain"))]
+impl Unlocker for KeychainKeys {
+    fn keychain_key(&mut self, _: &str, _: &str) -> Result<SecretKey, String> {
+        Err("this credvault is built without OS keychain support".to_owned())
+    }
 }
 
 impl Vault {
@@ -206,104 +237,38 @@ impl Vault {
         #[cfg(feature = "keychain")]
         let mut items: Vec<NewItem> = Vec::new();
 
+        // The credentials at hand, tried on each slot by the one unlock
+        // path (`unlock.rs`): the passphrases and the recovery code given,
+        // and this machine's keychain.
+        #[cfg(feature = "keychain")]
+        let mut keychain_keys = KeychainKeys(options.keychain);
+        #[cfg(not(feature = "keychain"))]
+        let mut keychain_keys = KeychainKeys;
+        let mut credentials = Credentials::given(
+            &mut keychain_keys,
+            &self.options.kdf_limits,
+            options
+                .passphrases
+                .iter()
+                .map(|pw| Passphrase::new(pw.expose().to_vec()))
+                .collect(),
+            options
+                .keep_recovery
+                .and_then(|key| RecoveryKey::from_bytes(key.expose().to_vec())),
+        );
+
         for slot in &self.view.header.slots {
             let outcome: Result<Slot, String> = match &slot.kind {
-                SlotKind::Passphrase(p) => {
-                    if let Err(e) = self.options.kdf_limits.check(&p.kdf) {
-                        Err(format!("{e}"))
-                    } else {
-                        options
-                            .passphrases
-                            .iter()
-                            .find(|pw| {
-                                slots::unwrap(slot, &vault_id, &slots::passphrase::kek(p, pw))
-                                    .is_ok()
-                            })
-                            .map(|pw| {
-                                let mut fresh = slot.clone();
-                                let salt = crypto::random_array::<32>().to_vec();
-                                let kek = kdf::argon2id(pw, &salt, &p.kdf);
-                                if let SlotKind::Passphrase(f) = &mut fresh.kind {
-                                    f.salt = salt;
-                                }
-                                slots::wrap_into(
-                                    &mut fresh,
-                                    &vault_id,
-                                    &kek,
-                                    &new_dek,
-                                    crypto::random_array(),
-                                );
-                                fresh
-                            })
-                            .ok_or_else(|| {
-                                if options.passphrases.is_empty() {
-                                    "no passphrase was given".to_owned()
-                                } else {
-                                    "the passphrase given does not open it".to_owned()
-                                }
-                            })
-                    }
+                SlotKind::Recovery(_) if options.keep_recovery.is_none() => {
+                    let key = RecoveryKey::generate();
+                    let fresh = slots::recovery::new_slot(slot.id, &vault_id, &new_dek, &key);
+                    recovery_keys.push((slot.id, key));
+                    Ok(fresh)
                 }
-                SlotKind::Recovery(r) => match options.keep_recovery {
-                    Some(key) => {
-                        if slots::unwrap(slot, &vault_id, &slots::recovery::kek(r, key)).is_ok() {
-                            Ok(slots::recovery::new_slot(slot.id, &vault_id, &new_dek, key))
-                        } else {
-                            Err("the recovery code given does not open it".to_owned())
-                        }
-                    }
-                    None => {
-                        let key = RecoveryKey::generate();
-                        let fresh = slots::recovery::new_slot(slot.id, &vault_id, &new_dek, &key);
-                        recovery_keys.push((slot.id, key));
-                        Ok(fresh)
-                    }
-                },
                 #[cfg(feature = "keychain")]
-                SlotKind::Keychain(k) => match options.keychain {
-                    None => Err("the OS keychain is not used".to_owned()),
-                    Some(_) if k.service != keychain::SERVICE => {
-                        Err("it names another program's keychain item".to_owned())
-                    }
-                    Some(kc) => match kc.load_kek(&k.service, &k.account) {
-                        Err(e) => Err(e.to_string()),
-                        Ok(old) if slots::unwrap(slot, &vault_id, &old).is_err() => {
-                            Err("this machine's keychain item does not open it".to_owned())
-                        }
-                        Ok(_) => match next_id.checked_add(1) {
-                            None => Err("no slot id is left for it".to_owned()),
-                            Some(id) => {
-                                let account = keychain::account_name(&vault_id, id);
-                                let kek = SecretKey::random();
-                                match kc.store_kek(keychain::SERVICE, &account, &kek) {
-                                    Err(e) => {
-                                        Err(format!("cannot write a new keychain item: {e}"))
-                                    }
-                                    Ok(()) => {
-                                        next_id = id;
-                                        items.push(NewItem {
-                                            old_id: slot.id,
-                                            old_account: k.account.clone(),
-                                            old_service: k.service.clone(),
-                                            account: account.clone(),
-                                        });
-                                        build_slot(
-                                            id,
-                                            &vault_id,
-                                            &new_dek,
-                                            NewSlot::Keychain {
-                                                service: keychain::SERVICE,
-                                                account: &account,
-                                                kek: &kek,
-                                            },
-                                        )
-                                        .map_err(|e| e.to_string())
-                                    }
-                                }
-                            }
-                        },
-                    },
-                },
+                SlotKind::Keychain(_) if options.keychain.is_none() => {
+                    Err("the OS keychain is not used".to_owned())
+                }
                 #[cfg(not(feature = "keychain"))]
                 SlotKind::Keychain(_) => {
                     Err("this credvault is built without OS keychain support".to_owned())
@@ -311,6 +276,82 @@ impl Vault {
                 SlotKind::Unknown { type_code, .. } => Err(format!(
                     "its type {type_code} is unknown to this credvault, so its key cannot be wrapped again"
                 )),
+                kind => match credentials.try_slot(slot, &vault_id) {
+                    Trial::Opened(_, Opener::Passphrase(i)) => {
+                        match (kind, credentials.passphrase(i)) {
+                            (SlotKind::Passphrase(p), Some(pw)) => Ok(
+                                slots::passphrase::new_slot(slot.id, &vault_id, &new_dek, pw, p.kdf),
+                            ),
+                            _ => Err("the passphrase given does not open it".to_owned()),
+                        }
+                    }
+                    Trial::Opened(_, Opener::Recovery) => match credentials.recovery_key() {
+                        Some(key) => Ok(slots::recovery::new_slot(
+                            slot.id, &vault_id, &new_dek, key,
+                        )),
+                        None => Err("the recovery code given does not open it".to_owned()),
+                    },
+                    #[cfg(feature = "keychain")]
+                    Trial::Opened(_, Opener::Keychain) => match (kind, options.keychain) {
+                        (SlotKind::Keychain(old), Some(kc)) => {
+                            match next_id.checked_add(1) {
+                                None => Err("no slot id is left for it".to_owned()),
+                                Some(id) => {
+                                    let account = keychain::account_name(&vault_id, id);
+                                    let kek = SecretKey::random();
+                                    match kc.store_kek(keychain::SERVICE, &account, &kek) {
+                                        Err(e) => Err(format!(
+                                            "cannot write a new keychain item: {e}"
+                                        )),
+                                        Ok(()) => {
+                                            next_id = id;
+                                            items.push(NewItem {
+                                                old_id: slot.id,
+                                                old: old.clone(),
+                                                account: account.clone(),
+                                            });
+                                            build_slot(
+                                                id,
+                                                &vault_id,
+                                                &new_dek,
+                                                NewSlot::Keychain {
+                                                    service: keychain::SERVICE,
+                                                    account: &account,
+                                                    kek: &kek,
+                                                },
+                                            )
+                                            .map_err(|e| e.to_string())
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        _ => Err("the OS keychain is not used".to_owned()),
+                    },
+                    #[cfg(not(feature = "keychain"))]
+                    Trial::Opened(_, Opener::Keychain) => {
+                        Err("this credvault is built without OS keychain support".to_owned())
+                    }
+                    Trial::Wrong => Err(match kind {
+                        SlotKind::Passphrase(_) => "the passphrase given does not open it",
+                        SlotKind::Recovery(_) => "the recovery code given does not open it",
+                        _ => "this machine's keychain item does not open it",
+                    }
+                    .to_owned()),
+                    Trial::Absent(reason) => {
+                        Err(reason.unwrap_or_else(|| "no passphrase was given".to_owned()))
+                    }
+                    Trial::NotOurs(NotOurs::OtherProgram) => {
+                        Err("it names another program's keychain item".to_owned())
+                    }
+                    Trial::NotOurs(NotOurs::OtherVaultOrSlot) => {
+                        Err("it names another vault's or another slot's keychain item".to_owned())
+                    }
+                    Trial::Excessive(e) => Err(e.to_string()),
+                    Trial::OverBudget | Trial::Unknown => {
+                        Err("its credential could not be tried".to_owned())
+                    }
+                },
             };
             match outcome {
                 Ok(fresh) => {
@@ -379,16 +420,7 @@ impl Vault {
             .iter()
             .filter_map(|item| {
                 let kc = options.keychain?;
-                let ours = keychain::account_name(&vault_id, item.old_id);
-                let cleanup = if item.old_service != keychain::SERVICE || item.old_account != ours {
-                    KeychainCleanup::NotOurs
-                } else {
-                    match kc.delete(&item.old_service, &item.old_account) {
-                        Ok(true) => KeychainCleanup::Deleted,
-                        Ok(false) => KeychainCleanup::AlreadyGone,
-                        Err(e) => KeychainCleanup::Failed(e),
-                    }
-                };
+                let cleanup = delete_keychain_item(kc, &vault_id, item.old_id, &item.old);
                 Some((item.old_id, cleanup))
             })
             .collect();

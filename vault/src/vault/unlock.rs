@@ -1,110 +1,230 @@
 //! Unlocking: the credentials at hand tried against a vault's slots.
+//!
+//! [`Credentials::try_slot`] is the one place a slot is opened: the
+//! keychain item binding of FORMAT.md §4.3, the KDF limits and the per-open
+//! budget of §6.3, each credential asked of the caller at most once.
+//! [`unlock`] walks the slots in the order of §4.6 with it (for open,
+//! verify, backup, restore and merge); a rekey asks it about every slot.
 
-use crate::crypto::{kdf, ExcessiveWork, KdfLimits, SecretKey};
+use crate::crypto::{kdf, ExcessiveWork, KdfLimits, Passphrase, SecretKey};
 use crate::format::{Header, Slot, SlotKind};
-use crate::slots::keychain::{account_name as keychain_account, SERVICE as KEYCHAIN_SERVICE};
-use crate::slots::{self, Unlocker};
+use crate::slots::keychain::{self, NotOurs};
+use crate::slots::{self, RecoveryKey, Unlocker};
 
 use super::UnlockError;
 
+/// The credentials at hand for one pass over a vault's slots: asked of an
+/// [`Unlocker`] when first needed, each at most once (keychain keys once
+/// per keychain slot), or given up front.
+pub(super) struct Credentials<'u> {
+    unlocker: &'u mut dyn Unlocker,
+    limits: KdfLimits,
+    /// Argon2id runs and work spent so far against the per-open budget
+    /// (FORMAT.md §6.3); `None`: no budget (a rekey of an open vault
+    /// tries every passphrase slot within the limits).
+    budget: Option<(usize, u64)>,
+    /// `None` until asked.
+    passphrases: Option<Vec<Passphrase>>,
+    /// `None` until asked.
+    recovery: Option<Option<RecoveryKey>>,
+}
+
+/// What the credentials at hand did on one slot.
+pub(super) enum Trial {
+    /// The slot opened: the data key, and which credential opened it.
+    Opened(SecretKey, Opener),
+    /// A credential of the slot's type was tried and did not open it: a
+    /// wrong credential, or a tampered slot.
+    Wrong,
+    /// No credential of the slot's type is at hand; for a keychain slot,
+    /// why the lookup failed (never a secret).
+    Absent(Option<String>),
+    /// A keychain slot naming an item credvault did not write for it:
+    /// never looked up.
+    NotOurs(NotOurs),
+    /// A passphrase slot asking for more KDF work than allowed: no KDF ran.
+    Excessive(ExcessiveWork),
+    /// A passphrase slot left untried: the open's KDF budget is spent.
+    OverBudget,
+    /// A slot type this version does not know.
+    Unknown,
+}
+
+/// Which credential opened a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Opener {
+    /// The keychain key looked up for it.
+    Keychain,
+    /// The recovery key.
+    Recovery,
+    /// The passphrase at this index of [`Credentials::passphrase`].
+    Passphrase(usize),
+}
+
+impl<'u> Credentials<'u> {
+    /// Credentials asked of `unlocker` as slots need them (one
+    /// passphrase, one recovery key), under the per-open KDF budget.
+    pub(super) fn asking(unlocker: &'u mut dyn Unlocker, limits: &KdfLimits) -> Self {
+        Credentials {
+            unlocker,
+            limits: *limits,
+            budget: Some((0, 0)),
+            passphrases: None,
+            recovery: None,
+        }
+    }
+
+    /// Credentials given up front: `passphrases` and `recovery`; keychain
+    /// keys still come from `unlocker`. No per-open budget: every
+    /// passphrase is tried on every passphrase slot within `limits`.
+    pub(super) fn given(
+        unlocker: &'u mut dyn Unlocker,
+        limits: &KdfLimits,
+        passphrases: Vec<Passphrase>,
+        recovery: Option<RecoveryKey>,
+    ) -> Self {
+        Credentials {
+            unlocker,
+            limits: *limits,
+            budget: None,
+            passphrases: Some(passphrases),
+            recovery: Some(recovery),
+        }
+    }
+
+    /// The passphrase at `index` ([`Opener::Passphrase`]).
+    pub(super) fn passphrase(&self, index: usize) -> Option<&Passphrase> {
+        self.passphrases.as_ref()?.get(index)
+    }
+
+    /// The recovery key, if one is at hand (and was asked for).
+    pub(super) fn recovery_key(&self) -> Option<&RecoveryKey> {
+        self.recovery.as_ref()?.as_ref()
+    }
+
+    /// Tries the credentials at hand on `slot` of vault `vault_id`: the one
+    /// place a slot is opened.
+    ///
+    /// - keychain: only the item credvault writes for this very slot is
+    ///   looked up ([`keychain::check_item`], FORMAT.md §4.3);
+    /// - recovery: the recovery key, asked for once;
+    /// - passphrase: KDF limits are checked before any work, the
+    ///   passphrase is asked for once (only for a slot within limits), and
+    ///   when asking, one open runs Argon2id at most
+    ///   [`kdf::MAX_RUNS_PER_OPEN`] times and for at most the work of one
+    ///   slot at the limits (§6.3).
+    pub(super) fn try_slot(&mut self, slot: &Slot, vault_id: &[u8; 16]) -> Trial {
+        let opened = |kek: SecretKey, by: Opener| match slots::unwrap(slot, vault_id, &kek) {
+            Ok(dek) => Trial::Opened(dek, by),
+            Err(_) => Trial::Wrong,
+        };
+        match &slot.kind {
+            SlotKind::Keychain(k) => {
+                if let Err(not_ours) = keychain::check_item(vault_id, slot.id, k) {
+                    return Trial::NotOurs(not_ours);
+                }
+                match self.unlocker.keychain_key(&k.service, &k.account) {
+                    Ok(kek) => opened(kek, Opener::Keychain),
+                    Err(reason) => Trial::Absent(Some(reason)),
+                }
+            }
+            SlotKind::Recovery(r) => {
+                let unlocker = &mut *self.unlocker;
+                let key = self.recovery.get_or_insert_with(|| unlocker.recovery_key());
+                match key {
+                    Some(key) => opened(slots::recovery::kek(r, key), Opener::Recovery),
+                    None => Trial::Absent(None),
+                }
+            }
+            SlotKind::Passphrase(p) => {
+                if let Err(e) = self.limits.check(&p.kdf) {
+                    return Trial::Excessive(e);
+                }
+                let unlocker = &mut *self.unlocker;
+                let passphrases = self
+                    .passphrases
+                    .get_or_insert_with(|| unlocker.passphrase().into_iter().collect());
+                if passphrases.is_empty() {
+                    return Trial::Absent(None);
+                }
+                let work = KdfLimits::work(&p.kdf);
+                for (index, pw) in passphrases.iter().enumerate() {
+                    if let Some((runs, spent)) = &mut self.budget {
+                        if *runs == kdf::MAX_RUNS_PER_OPEN
+                            || spent.saturating_add(work) > self.limits.total_work()
+                        {
+                            return Trial::OverBudget;
+                        }
+                        *runs += 1;
+                        *spent += work;
+                    }
+                    let kek = slots::passphrase::kek(p, pw);
+                    if let Ok(dek) = slots::unwrap(slot, vault_id, &kek) {
+                        return Trial::Opened(dek, Opener::Passphrase(index));
+                    }
+                }
+                Trial::Wrong
+            }
+            SlotKind::Unknown { .. } => Trial::Unknown,
+        }
+    }
+}
+
+/// The slots in the order they are tried (FORMAT.md §4.6): keychain, then
+/// recovery, then passphrase, each in header order; unknown types skipped.
+fn unlock_order(slots: &[Slot]) -> impl Iterator<Item = &Slot> {
+    let rank = |slot: &Slot| match slot.kind {
+        SlotKind::Keychain(_) => 0,
+        SlotKind::Recovery(_) => 1,
+        SlotKind::Passphrase(_) => 2,
+        SlotKind::Unknown { .. } => 3,
+    };
+    (0..3).flat_map(move |r| slots.iter().filter(move |s| rank(s) == r))
+}
+
 /// Tries the slots in the order of FORMAT.md §4.6: keychain, recovery,
 /// passphrase; unknown types are skipped. Returns the data key and the id
-/// of the slot that opened.
+/// of the slot that opened. The errors, in this order of precedence:
+/// passphrase slots left untried by the budget, a credential that opened
+/// nothing, a KDF limit, only unknown slots, a keychain failure with no
+/// other slot, no credential at all.
 pub fn unlock(
     header: &Header,
     unlocker: &mut dyn Unlocker,
     kdf_limits: &KdfLimits,
 ) -> Result<(SecretKey, u32), UnlockError> {
-    let id = &header.vault_id;
+    let mut credentials = Credentials::asking(unlocker, kdf_limits);
     let mut tried = false;
     let mut keychain_err: Option<String> = None;
     let mut excessive: Option<ExcessiveWork> = None;
     let mut over_budget = 0usize;
 
-    for slot in &header.slots {
-        if let SlotKind::Keychain(k) = &slot.kind {
-            // Only credvault's own items are looked up: a hostile file must
-            // not make us read another program's item (FORMAT.md §4.3).
-            if k.service != KEYCHAIN_SERVICE {
-                keychain_err = Some("refusing to read another program's keychain item".to_owned());
-                continue;
+    for slot in unlock_order(&header.slots) {
+        match credentials.try_slot(slot, &header.vault_id) {
+            Trial::Opened(dek, _) => return Ok((dek, slot.id)),
+            Trial::Wrong => {
+                tried = true;
+                if matches!(slot.kind, SlotKind::Keychain(_)) {
+                    keychain_err = Some("the keychain item does not open this vault".to_owned());
+                }
             }
-            // Nor another vault's or another slot's item: the account MUST
-            // carry this file's own vault id and the slot's id (FORMAT.md
-            // §4.3), so a crafted file cannot point at a real vault's item.
-            if k.account != keychain_account(id, slot.id) {
+            Trial::Absent(reason) => {
+                if reason.is_some() {
+                    keychain_err = reason;
+                }
+            }
+            Trial::NotOurs(NotOurs::OtherProgram) => {
+                keychain_err = Some("refusing to read another program's keychain item".to_owned());
+            }
+            Trial::NotOurs(NotOurs::OtherVaultOrSlot) => {
                 keychain_err = Some(
                     "refusing to read a keychain item that belongs to another vault or slot"
                         .to_owned(),
                 );
-                continue;
             }
-            match unlocker.keychain_key(&k.service, &k.account) {
-                Ok(kek) => {
-                    tried = true;
-                    if let Ok(dek) = slots::unwrap(slot, id, &kek) {
-                        return Ok((dek, slot.id));
-                    }
-                    keychain_err = Some("the keychain item does not open this vault".to_owned());
-                }
-                Err(e) => keychain_err = Some(e),
-            }
-        }
-    }
-    if header
-        .slots
-        .iter()
-        .any(|s| matches!(s.kind, SlotKind::Recovery(_)))
-    {
-        if let Some(key) = unlocker.recovery_key() {
-            tried = true;
-            for slot in &header.slots {
-                if let SlotKind::Recovery(r) = &slot.kind {
-                    if let Ok(dek) = slots::unwrap(slot, id, &slots::recovery::kek(r, &key)) {
-                        return Ok((dek, slot.id));
-                    }
-                }
-            }
-        }
-    }
-    for slot in &header.slots {
-        if let SlotKind::Passphrase(p) = &slot.kind {
-            if let Err(e) = kdf_limits.check(&p.kdf) {
-                excessive = Some(e);
-            }
-        }
-    }
-    // Ask for a passphrase only when some passphrase slot is within limits.
-    if header
-        .slots
-        .iter()
-        .any(|s| matches!(&s.kind, SlotKind::Passphrase(p) if kdf_limits.check(&p.kdf).is_ok()))
-    {
-        if let Some(pw) = unlocker.passphrase() {
-            // FORMAT.md §6.3: one open runs Argon2id at most
-            // MAX_RUNS_PER_OPEN times and for at most the work of one slot
-            // at the limits, whatever the file holds.
-            let (mut runs, mut spent) = (0usize, 0u64);
-            for slot in &header.slots {
-                if let SlotKind::Passphrase(p) = &slot.kind {
-                    if kdf_limits.check(&p.kdf).is_err() {
-                        continue;
-                    }
-                    let work = KdfLimits::work(&p.kdf);
-                    if runs == kdf::MAX_RUNS_PER_OPEN
-                        || spent.saturating_add(work) > kdf_limits.total_work()
-                    {
-                        over_budget += 1;
-                        continue;
-                    }
-                    runs += 1;
-                    spent += work;
-                    tried = true;
-                    if let Ok(dek) = slots::unwrap(slot, id, &slots::passphrase::kek(p, &pw)) {
-                        return Ok((dek, slot.id));
-                    }
-                }
-            }
+            Trial::Excessive(e) => excessive = Some(e),
+            Trial::OverBudget => over_budget += 1,
+            Trial::Unknown => {}
         }
     }
     if over_budget > 0 {

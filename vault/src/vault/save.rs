@@ -105,24 +105,10 @@ impl Transaction<'_> {
     /// Takes the lock, re-reads the vault, applies the changes in order and
     /// saves atomically. Nothing is saved if a step fails.
     pub fn commit(self) -> Result<Committed, VaultError> {
-        if let Some(committed) = self.vault.commit_patched(&self.ops)? {
-            return Ok(committed);
-        }
-        let ops = self.ops;
-        self.vault.save_with(move |_, _header, body, _dek| {
-            let (changes, committed) = plan(&ops, now_ms(), |name| body.entries.get(name).cloned());
-            body.apply(changes);
-            if body.entries.len() + body.tombstones.len() > limits::MAX_RECORDS {
-                return Err(FormatError::TooLarge {
-                    what: "entry and tombstone count",
-                    found: (body.entries.len() + body.tombstones.len()) as u64,
-                    max: limits::MAX_RECORDS as u64,
-                }
-                .into());
-            }
-            let saved = committed.saved;
-            Ok((committed, saved))
-        })
+        let lock = self.vault.write_lock()?;
+        let committed = self.vault.commit_held(&self.ops);
+        drop(lock);
+        committed
     }
 }
 
@@ -193,6 +179,41 @@ fn merged_entry(old: Option<Entry>, value: SealedValue, options: SetOptions, now
 }
 
 impl Vault {
+    /// Takes the vault's write lock (FORMAT.md §7), waiting up to the
+    /// lock timeout.
+    pub(super) fn write_lock(&self) -> Result<VaultLock, VaultError> {
+        let faults = self.options.fault_injector.as_deref();
+        Ok(VaultLock::acquire_with(
+            &self.path,
+            self.options.lock_timeout,
+            faults,
+        )?)
+    }
+
+    /// The one commit path of queued sets and deletes ([`Transaction`],
+    /// [`Locked`](super::Locked)), under the write lock the caller holds:
+    /// patched into the body bytes when it can be, else through the
+    /// general save.
+    pub(super) fn commit_held(&mut self, ops: &[Op]) -> Result<Committed, VaultError> {
+        if let Some(committed) = self.commit_patched(ops)? {
+            return Ok(committed);
+        }
+        self.save_held(|_, _header, body, _dek| {
+            let (changes, committed) = plan(ops, now_ms(), |name| body.entries.get(name).cloned());
+            body.apply(changes);
+            if body.entries.len() + body.tombstones.len() > limits::MAX_RECORDS {
+                return Err(FormatError::TooLarge {
+                    what: "entry and tombstone count",
+                    found: (body.entries.len() + body.tombstones.len()) as u64,
+                    max: limits::MAX_RECORDS as u64,
+                }
+                .into());
+            }
+            let saved = committed.saved;
+            Ok((committed, saved))
+        })
+    }
+
     /// Reads the file under the lock, checks it is still this vault under
     /// this key, lets `change` edit header and body, and saves if it says so.
     pub(super) fn save_with<T>(
@@ -204,8 +225,21 @@ impl Vault {
             &SecretKey,
         ) -> Result<(T, bool), VaultError>,
     ) -> Result<T, VaultError> {
-        let faults = self.options.fault_injector.as_deref();
-        let _lock = VaultLock::acquire_with(&self.path, self.options.lock_timeout, faults)?;
+        let _lock = self.write_lock()?;
+        self.save_held(change)
+    }
+
+    /// [`Vault::save_with`] under the write lock the caller holds
+    /// ([`Vault::write_lock`]).
+    fn save_held<T>(
+        &mut self,
+        change: impl FnOnce(
+            &[u8; 16],
+            &mut Header,
+            &mut Body,
+            &SecretKey,
+        ) -> Result<(T, bool), VaultError>,
+    ) -> Result<T, VaultError> {
         let mut bytes = zeroize::Zeroizing::new(read_file(&self.path)?);
         let fresh = format::parse_file(&bytes)?;
         if fresh.header.vault_id != self.view.header.vault_id {
@@ -351,22 +385,20 @@ impl Vault {
     /// byte for byte what a full encoding gives, so a set costs what the
     /// AEAD and the write cost rather than decoding and encoding every
     /// entry. `None`: not applicable, the caller takes the general path.
-    pub(super) fn commit_patched(&mut self, ops: &[Op]) -> Result<Option<Committed>, VaultError> {
+    /// The caller holds the write lock.
+    fn commit_patched(&mut self, ops: &[Op]) -> Result<Option<Committed>, VaultError> {
         let Contents::Indexed(index) = &self.view.body else {
             return Ok(None);
         };
         if !self.body_is_current {
             return Ok(None);
         }
-        let faults = self.options.fault_injector.as_deref();
-        let lock = VaultLock::acquire_with(&self.path, self.options.lock_timeout, faults)?;
         // FORMAT.md §7 step 1, as in `save_with`, reading only the prefix
         // and header: equal bytes and length mean the same save.
         let aad = self.aad();
         let expected_len = aad.len() as u64 + self.view.header.body_len;
         let (head, len) = store::read_prefix(&self.path, aad.len())?;
         if head != aad || len != expected_len {
-            drop(lock);
             return Ok(None);
         }
 
@@ -375,7 +407,6 @@ impl Vault {
             return Ok(Some(committed));
         }
         let Some(patch) = index.patch(&changes) else {
-            drop(lock);
             return Ok(None);
         };
         if patch.records() > limits::MAX_RECORDS {
@@ -396,7 +427,6 @@ impl Vault {
         let minor = self.view.minor.max(format::MINOR_VERSION);
         let bytes = seal_plain(&mut header, minor, &plain, &self.view.keys.dek);
         self.replace_file(&header, &bytes)?;
-        drop(lock);
         self.view.header = header;
         self.view.minor = minor;
         self.view.body = Contents::Indexed(format::body::BodyIndex::trusted(plain));

@@ -116,6 +116,43 @@ struct NewItem {
     account: String,
 }
 
+/// Keychain slot `id` for `new_dek` under a fresh key in a new item of
+/// `keychain` (account `<vault id>/<id>`), replacing keychain slot `old_id`
+/// (`old`); the item to delete after the save, or again if it fails.
+#[cfg(feature = "keychain")]
+fn new_keychain_slot(
+    keychain: &Keychain,
+    id: u32,
+    vault_id: &[u8; 16],
+    new_dek: &SecretKey,
+    old_id: u32,
+    old: &KeychainSlot,
+) -> Result<(Slot, NewItem), String> {
+    let account = keychain::account_name(vault_id, id);
+    let kek = SecretKey::random();
+    keychain
+        .store_kek(keychain::SERVICE, &account, &kek)
+        .map_err(|e| format!("cannot write a new keychain item: {e}"))?;
+    let item = NewItem {
+        old_id,
+        old: old.clone(),
+        account: account.clone(),
+    };
+    let new = NewSlot::Keychain {
+        service: keychain::SERVICE,
+        account: &account,
+        kek: &kek,
+    };
+    match build_slot(id, vault_id, new_dek, new) {
+        Ok(slot) => Ok((slot, item)),
+        Err(e) => {
+            // Best effort: the slot will not exist, so neither should its item.
+            let _ = keychain.delete(keychain::SERVICE, &item.account);
+            Err(e.to_string())
+        }
+    }
+}
+
 /// The keychain as a rekey reaches it: keychain keys only, from
 /// `RekeyOptions::keychain`.
 #[cfg(feature = "keychain")]
@@ -293,39 +330,17 @@ impl Vault {
                     },
                     #[cfg(feature = "keychain")]
                     Trial::Opened(_, Opener::Keychain) => match (kind, options.keychain) {
-                        (SlotKind::Keychain(old), Some(kc)) => {
-                            match next_id.checked_add(1) {
-                                None => Err("no slot id is left for it".to_owned()),
-                                Some(id) => {
-                                    let account = keychain::account_name(&vault_id, id);
-                                    let kek = SecretKey::random();
-                                    match kc.store_kek(keychain::SERVICE, &account, &kek) {
-                                        Err(e) => Err(format!(
-                                            "cannot write a new keychain item: {e}"
-                                        )),
-                                        Ok(()) => {
-                                            next_id = id;
-                                            items.push(NewItem {
-                                                old_id: slot.id,
-                                                old: old.clone(),
-                                                account: account.clone(),
-                                            });
-                                            build_slot(
-                                                id,
-                                                &vault_id,
-                                                &new_dek,
-                                                NewSlot::Keychain {
-                                                    service: keychain::SERVICE,
-                                                    account: &account,
-                                                    kek: &kek,
-                                                },
-                                            )
-                                            .map_err(|e| e.to_string())
-                                        }
-                                    }
-                                }
-                            }
-                        }
+                        (SlotKind::Keychain(old), Some(kc)) => next_id
+                            .checked_add(1)
+                            .ok_or_else(|| "no slot id is left for it".to_owned())
+                            .and_then(|id| {
+                                new_keychain_slot(kc, id, &vault_id, &new_dek, slot.id, old)
+                            })
+                            .map(|(fresh, item)| {
+                                next_id = fresh.id;
+                                items.push(item);
+                                fresh
+                            }),
                         _ => Err("the OS keychain is not used".to_owned()),
                     },
                     #[cfg(not(feature = "keychain"))]

@@ -85,17 +85,22 @@ pub mod service;
 #[cfg(all(feature = "session", target_os = "linux"))]
 pub mod session;
 pub mod slots;
-mod snapshot;
 pub mod store;
 mod vault;
 
 pub use crypto::{ExcessiveWork, KdfLimits, Passphrase, SecretKey, SecretValue};
 pub use format::{FormatError, KdfParams, KeyName, Kind, Metadata, NameError};
+/// Keychain account of slot `slot_id` of vault `vault_id`:
+/// `<vault-id as 32 lowercase hex>/<slot id in decimal>` (FORMAT.md §4.3);
+/// [`slots::keychain::account_name`].
+pub use slots::keychain::account_name as keychain_account;
+/// Keychain service of every keychain slot this crate writes (FORMAT.md
+/// §4.3); [`slots::keychain::SERVICE`].
+pub use slots::keychain::SERVICE as KEYCHAIN_SERVICE;
 #[cfg(feature = "keychain")]
 pub use slots::keychain::{Keychain, KeychainError, KeychainUnlocker};
 pub use slots::recovery_code::RecoveryCodeError;
 pub use slots::{PassphraseUnlocker, RecoveryKey, Unlocker};
-pub use snapshot::{open_bytes, Snapshot};
 pub use store::StoreError;
 #[cfg(feature = "keychain")]
 pub use vault::KeychainCleanup;
@@ -104,6 +109,6 @@ pub use vault::{
     RekeyOptions, Rekeyed, RekeyedSlot, Restored, SlotRef, UnavailableSlot, Verified,
 };
 pub use vault::{
-    keychain_account, seal_file, seal_value, unlock, value_key, Committed, Locked, NewSlot,
-    OpenOptions, SetOptions, Transaction, UnlockError, Vault, VaultError, KEYCHAIN_SERVICE,
+    open_bytes, seal_file, seal_value, unlock, value_key, Committed, Locked, NewSlot, OpenOptions,
+    SetOptions, Snapshot, Transaction, UnlockError, Vault, VaultError,
 };

@@ -3,7 +3,6 @@
 //!
 //! The library never prompts: it asks the caller through [`Unlocker`].
 
-#[cfg(feature = "keychain")]
 pub mod keychain;
 pub mod passphrase;
 pub mod recovery;

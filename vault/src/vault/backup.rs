@@ -16,15 +16,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::crypto::{self, kdf, Passphrase, SecretKey};
-use crate::format::header::{PassphraseSlot, WRAPPED_KEY_LEN};
-use crate::format::{self, limits, Header, KdfParams, Slot, SlotKind, Wrap};
+use crate::crypto::{self, Passphrase, SecretKey};
+use crate::format::{self, limits, Header, KdfParams, Slot, SlotKind};
 use crate::slots::{self, PassphraseUnlocker, Unlocker};
 use crate::store::{self, generations, StoreError, VaultLock};
 
-use super::{
-    open_body, read_file, seal_file, unlock, unseal, Keys, OpenOptions, Vault, VaultError,
-};
+use super::file_seal::{open_body, seal_file, Keys};
+use super::value_seal::unseal;
+use super::{read_file, unlock, OpenOptions, Vault, VaultError};
 
 /// What a backup carries besides the vault's portable slots.
 #[derive(Default)]
@@ -95,11 +94,9 @@ impl Vault {
         prove: Option<&mut dyn Unlocker>,
     ) -> Result<Backup, VaultError> {
         // The backup passphrase's KDF runs before the lock is taken.
-        let extra = options.passphrase.map(|(pw, kdf_params)| {
-            let salt = crypto::random_array::<32>().to_vec();
-            let kek = kdf::argon2id(pw, &salt, &kdf_params);
-            (salt, kdf_params, kek)
-        });
+        let extra = options
+            .passphrase
+            .map(|(pw, kdf_params)| slots::passphrase::Prepared::derive(pw, kdf_params));
 
         let (bytes, header, left_out, added) = {
             let faults = self.options.fault_injector.as_deref();
@@ -110,7 +107,7 @@ impl Vault {
                     matches!(s.kind, SlotKind::Passphrase(_) | SlotKind::Recovery(_))
                 });
             let mut added = None;
-            if let Some((salt, kdf_params, kek)) = extra {
+            if let Some(prepared) = extra {
                 let id = fresh
                     .slots
                     .iter()
@@ -120,24 +117,7 @@ impl Vault {
                     .checked_add(1)
                     .filter(|_| carried.len() < limits::MAX_SLOTS)
                     .ok_or(VaultError::TooManySlots(limits::MAX_SLOTS))?;
-                let mut slot = Slot {
-                    id,
-                    kind: SlotKind::Passphrase(PassphraseSlot {
-                        salt,
-                        kdf: kdf_params,
-                        wrap: Wrap {
-                            nonce: [0; 24],
-                            wrapped: [0; WRAPPED_KEY_LEN],
-                        },
-                    }),
-                };
-                slots::wrap_into(
-                    &mut slot,
-                    &fresh.vault_id,
-                    &kek,
-                    &self.keys.dek,
-                    crypto::random_array(),
-                );
+                let slot = prepared.slot(id, &fresh.vault_id, &self.view.keys.dek);
                 carried.push(slot);
                 added = Some(id);
             }
@@ -151,12 +131,12 @@ impl Vault {
                 body_len: 0,
                 slots: carried,
             };
-            let bytes = seal_file(&mut header, minor, &body, &self.keys.dek);
+            let bytes = seal_file(&mut header, minor, &body, &self.view.keys.dek);
             (bytes, header, left_out, added)
         };
 
         // Check the exact bytes before they are written.
-        let checked = Verified::open_with_key(bytes, self.keys.dek.clone())?;
+        let checked = Verified::open_with_key(bytes, self.view.keys.dek.clone())?;
         let opened_by = match (options.passphrase, prove) {
             (Some((pw, _)), _) => {
                 let mut unlocker = PassphraseUnlocker::new(Passphrase::new(pw.expose().to_vec()));

@@ -9,10 +9,10 @@
 
 use crate::crypto::SecretValue;
 use crate::format::body::Entry;
-use crate::format::{limits, FormatError, KeyName};
+use crate::format::KeyName;
 use crate::store::VaultLock;
 
-use super::{now_ms, plan, Committed, Op, SetOptions, Transaction, Vault, VaultError};
+use super::{Committed, SetOptions, Transaction, Vault, VaultError};
 
 /// A vault held under its write lock, freshly re-read. Dropping it without
 /// [`Locked::commit`] releases the lock and saves nothing.
@@ -27,8 +27,7 @@ impl Vault {
     /// saved state and no other process can save until the handle is
     /// committed or dropped.
     pub fn lock_for_update(&mut self) -> Result<Locked<'_>, VaultError> {
-        let faults = self.options.fault_injector.as_deref();
-        let lock = VaultLock::acquire_with(&self.path, self.options.lock_timeout, faults)?;
+        let lock = self.write_lock()?;
         self.reload()?;
         Ok(Locked {
             tx: self.transaction(),
@@ -69,54 +68,11 @@ impl Locked<'_> {
     pub fn commit(self) -> Result<Committed, VaultError> {
         let Locked { tx, _lock } = self;
         let Transaction { vault, ops } = tx;
-        let result = commit_held(vault, ops);
+        // Under the lock taken above: `flock` locks of one process on two
+        // descriptors conflict, so the commit must not take it again.
+        let committed = vault.commit_held(&ops);
         drop(_lock);
-        result
-    }
-}
-
-/// Applies `ops` to the vault re-read under the lock the caller holds and
-/// writes it (the second half of `Vault::save_with`, without taking the
-/// lock again: `flock` locks of one process on two descriptors conflict).
-fn commit_held(vault: &mut Vault, ops: Vec<Op>) -> Result<Committed, VaultError> {
-    if ops.is_empty() {
-        return Ok(Committed::default());
-    }
-    let mut header = vault.header.clone();
-    let minor = vault.minor;
-    let mut body = vault.body.take();
-    let result = vault.change_and_write(&mut header, minor, &mut body, |_, _header, body, _dek| {
-        let (changes, committed) = plan(&ops, now_ms(), |name| body.entries.get(name).cloned());
-        body.apply(changes);
-        if body.entries.len() + body.tombstones.len() > limits::MAX_RECORDS {
-            return Err(FormatError::TooLarge {
-                what: "entry and tombstone count",
-                found: (body.entries.len() + body.tombstones.len()) as u64,
-                max: limits::MAX_RECORDS as u64,
-            }
-            .into());
-        }
-        let saved = committed.saved;
-        Ok((committed, saved))
-    });
-    match result {
-        Ok((committed, saved)) => {
-            if let Some(minor) = saved {
-                vault.minor = minor;
-            }
-            vault.header = header;
-            vault.body = body.into();
-            vault.body_is_current = true;
-            Ok(committed)
-        }
-        Err(e) => {
-            // The body may hold changes that were not written: read the
-            // file again before trusting memory.
-            vault.body = body.into();
-            vault.body_is_current = false;
-            let _ = vault.reload();
-            Err(e)
-        }
+        committed
     }
 }
 

@@ -20,7 +20,9 @@ use crate::slots::Unlocker;
 use crate::store;
 use crate::KeyName;
 
-use super::{open_body, read_file, seal_value, unlock, unseal, Keys, SlotRef, Vault, VaultError};
+use super::file_seal::{open_body, Keys};
+use super::value_seal::{seal_value, unseal};
+use super::{read_file, unlock, SlotRef, Vault, VaultError};
 
 /// How [`Vault::merge`] runs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -122,8 +124,11 @@ impl Vault {
     ) -> Result<MergeReport, VaultError> {
         // A merge that removes slots revokes their credentials: like
         // `slot remove`, its save purges the kept copies (FORMAT.md §7.1).
-        let (_, removes, _) =
-            slots_after(&self.header.slots, &theirs.header, base.map(|b| &b.header));
+        let (_, removes, _) = slots_after(
+            &self.view.header.slots,
+            &theirs.header,
+            base.map(|b| &b.header),
+        );
         if removes.is_empty() || dry_run {
             self.merge_copy_save(theirs, base, dry_run)
         } else {
@@ -230,15 +235,15 @@ impl Vault {
     fn verify_holds(&self, body: &Body) -> Result<(), VaultError> {
         let bytes = read_file(&self.path)?;
         let parsed = format::parse_file(&bytes)?;
-        if parsed.header.vault_id != self.header.vault_id {
+        if parsed.header.vault_id != self.view.header.vault_id {
             return Err(VaultError::KeyChanged);
         }
-        let on_disk = open_body(&parsed, &self.keys).map_err(|e| match e {
+        let on_disk = open_body(&parsed, &self.view.keys).map_err(|e| match e {
             VaultError::Tampered => VaultError::KeyChanged,
             other => other,
         })?;
         for (name, entry) in &on_disk.entries {
-            drop(unseal(&self.keys.value, name, entry)?);
+            drop(unseal(&self.view.keys.value, name, entry)?);
         }
         let holds = body
             .entries
@@ -265,10 +270,10 @@ impl Vault {
     /// is sealed again under this vault's value key).
     fn open_copy(&self, bytes: &[u8], unlocker: &mut dyn Unlocker) -> Result<Copy, VaultError> {
         let parsed = format::parse_file(bytes)?;
-        if parsed.header.vault_id != self.header.vault_id {
+        if parsed.header.vault_id != self.view.header.vault_id {
             return Err(VaultError::DifferentVault);
         }
-        let ours = Keys::derive(self.keys.dek.clone(), &parsed.header.vault_id);
+        let ours = Keys::derive(self.view.keys.dek.clone(), &parsed.header.vault_id);
         match open_body(&parsed, &ours) {
             Ok(body) => {
                 return Ok(Copy {
@@ -286,7 +291,7 @@ impl Vault {
         for (name, entry) in body.entries.iter_mut() {
             let value = unseal(&theirs.value, name, entry)?;
             entry.value = seal_value(
-                &self.keys.value,
+                &self.view.keys.value,
                 name,
                 value.expose(),
                 crypto::random_array(),

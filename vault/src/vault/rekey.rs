@@ -15,19 +15,26 @@
 //!   new keychain item). Nothing derived from the old DEK opens the new
 //!   file; older copies still open with their own old slots.
 
-use crate::crypto::{self, kdf, Passphrase, SecretKey};
+use crate::crypto::{self, Passphrase, SecretKey};
 use crate::format::{self, Header, Slot, SlotKind};
-use crate::slots::{self, RecoveryKey};
+use crate::slots::keychain::NotOurs;
+use crate::slots::{self, RecoveryKey, Unlocker};
 use crate::store::VaultLock;
 
+#[cfg(feature = "keychain")]
+use crate::format::KeychainSlot;
 #[cfg(feature = "keychain")]
 use crate::slots::keychain::{self, Keychain};
 #[cfg(feature = "keychain")]
 use crate::KeychainCleanup;
 
-use super::{
-    build_slot, next_slot_id, seal_file, seal_value, unseal, Keys, NewSlot, Vault, VaultError,
-};
+use super::file_seal::{seal_file, Keys};
+#[cfg(feature = "keychain")]
+use super::key_slots::delete_keychain_item;
+use super::key_slots::{build_slot, next_slot_id};
+use super::unlock::{Credentials, Opener, Trial};
+use super::value_seal::{seal_value, unseal};
+use super::{NewSlot, Vault, VaultError};
 
 /// A slot that a rekey could not wrap again, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,9 +112,71 @@ impl std::fmt::Debug for Rekeyed {
 #[cfg(feature = "keychain")]
 struct NewItem {
     old_id: u32,
-    old_account: String,
-    old_service: String,
+    old: KeychainSlot,
     account: String,
+}
+
+/// Keychain slot `id` for `new_dek` under a fresh key in a new item of
+/// `keychain` (account `<vault id>/<id>`), replacing keychain slot `old_id`
+/// (`old`); the item to delete after the save, or again if it fails.
+#[cfg(feature = "keychain")]
+fn new_keychain_slot(
+    keychain: &Keychain,
+    id: u32,
+    vault_id: &[u8; 16],
+    new_dek: &SecretKey,
+    old_id: u32,
+    old: &KeychainSlot,
+) -> Result<(Slot, NewItem), String> {
+    let account = keychain::account_name(vault_id, id);
+    let kek = SecretKey::random();
+    keychain
+        .store_kek(keychain::SERVICE, &account, &kek)
+        .map_err(|e| format!("cannot write a new keychain item: {e}"))?;
+    let item = NewItem {
+        old_id,
+        old: old.clone(),
+        account: account.clone(),
+    };
+    let new = NewSlot::Keychain {
+        service: keychain::SERVICE,
+        account: &account,
+        kek: &kek,
+    };
+    match build_slot(id, vault_id, new_dek, new) {
+        Ok(slot) => Ok((slot, item)),
+        Err(e) => {
+            // Best effort: the slot will not exist, so neither should its item.
+            let _ = keychain.delete(keychain::SERVICE, &item.account);
+            Err(e.to_string())
+        }
+    }
+}
+
+/// The keychain as a rekey reaches it: keychain keys only, from
+/// `RekeyOptions::keychain`.
+#[cfg(feature = "keychain")]
+struct KeychainKeys<'a>(Option<&'a Keychain>);
+
+#[cfg(feature = "keychain")]
+impl Unlocker for KeychainKeys<'_> {
+    fn keychain_key(&mut self, service: &str, account: &str) -> Result<SecretKey, String> {
+        match self.0 {
+            Some(kc) => kc.load_kek(service, account).map_err(|e| e.to_string()),
+            None => Err("the OS keychain is not used".to_owned()),
+        }
+    }
+}
+
+/// Without the OS keychain, a rekey has no keychain keys.
+#[cfg(not(feature = "keychain"))]
+struct KeychainKeys;
+
+#[cfg(not(feature = "keychain"))]
+impl Unlocker for KeychainKeys {
+    fn keychain_key(&mut self, _: &str, _: &str) -> Result<SecretKey, String> {
+        Err("this credvault is built without OS keychain support".to_owned())
+    }
 }
 
 impl Vault {
@@ -126,7 +195,7 @@ impl Vault {
             return Err(VaultError::WrongSlotType { id, expected: want });
         }
         // The KDF runs before the lock is taken.
-        let fresh = build_slot(id, &self.header.vault_id, &self.keys.dek, new)?;
+        let fresh = build_slot(id, &self.view.header.vault_id, &self.view.keys.dek, new)?;
         self.revoking(|v| v.rewrap_save(id, want, fresh))
     }
 
@@ -186,11 +255,18 @@ impl Vault {
     /// if another process changed the slots meanwhile it fails with
     /// [`VaultError::KeyChanged`] and deletes the keychain items it wrote.
     pub fn rekey(&mut self, options: RekeyOptions<'_>) -> Result<Rekeyed, VaultError> {
-        let vault_id = self.header.vault_id;
+        let vault_id = self.view.header.vault_id;
         let new_dek = SecretKey::random();
         // Ids for keychain slots, which move to new ids (new items).
         #[cfg(feature = "keychain")]
-        let mut next_id = self.header.slots.iter().map(|s| s.id).max().unwrap_or(0);
+        let mut next_id = self
+            .view
+            .header
+            .slots
+            .iter()
+            .map(|s| s.id)
+            .max()
+            .unwrap_or(0);
         let mut new_slots: Vec<Slot> = Vec::new();
         let mut report: Vec<RekeyedSlot> = Vec::new();
         let mut unavailable: Vec<UnavailableSlot> = Vec::new();
@@ -198,104 +274,38 @@ impl Vault {
         #[cfg(feature = "keychain")]
         let mut items: Vec<NewItem> = Vec::new();
 
-        for slot in &self.header.slots {
+        // The credentials at hand, tried on each slot by the one unlock
+        // path (`unlock.rs`): the passphrases and the recovery code given,
+        // and this machine's keychain.
+        #[cfg(feature = "keychain")]
+        let mut keychain_keys = KeychainKeys(options.keychain);
+        #[cfg(not(feature = "keychain"))]
+        let mut keychain_keys = KeychainKeys;
+        let mut credentials = Credentials::given(
+            &mut keychain_keys,
+            &self.options.kdf_limits,
+            options
+                .passphrases
+                .iter()
+                .map(|pw| Passphrase::new(pw.expose().to_vec()))
+                .collect(),
+            options
+                .keep_recovery
+                .and_then(|key| RecoveryKey::from_bytes(key.expose().to_vec())),
+        );
+
+        for slot in &self.view.header.slots {
             let outcome: Result<Slot, String> = match &slot.kind {
-                SlotKind::Passphrase(p) => {
-                    if let Err(e) = self.options.kdf_limits.check(&p.kdf) {
-                        Err(format!("{e}"))
-                    } else {
-                        options
-                            .passphrases
-                            .iter()
-                            .find(|pw| {
-                                slots::unwrap(slot, &vault_id, &slots::passphrase::kek(p, pw))
-                                    .is_ok()
-                            })
-                            .map(|pw| {
-                                let mut fresh = slot.clone();
-                                let salt = crypto::random_array::<32>().to_vec();
-                                let kek = kdf::argon2id(pw, &salt, &p.kdf);
-                                if let SlotKind::Passphrase(f) = &mut fresh.kind {
-                                    f.salt = salt;
-                                }
-                                slots::wrap_into(
-                                    &mut fresh,
-                                    &vault_id,
-                                    &kek,
-                                    &new_dek,
-                                    crypto::random_array(),
-                                );
-                                fresh
-                            })
-                            .ok_or_else(|| {
-                                if options.passphrases.is_empty() {
-                                    "no passphrase was given".to_owned()
-                                } else {
-                                    "the passphrase given does not open it".to_owned()
-                                }
-                            })
-                    }
+                SlotKind::Recovery(_) if options.keep_recovery.is_none() => {
+                    let key = RecoveryKey::generate();
+                    let fresh = slots::recovery::new_slot(slot.id, &vault_id, &new_dek, &key);
+                    recovery_keys.push((slot.id, key));
+                    Ok(fresh)
                 }
-                SlotKind::Recovery(r) => match options.keep_recovery {
-                    Some(key) => {
-                        if slots::unwrap(slot, &vault_id, &slots::recovery::kek(r, key)).is_ok() {
-                            Ok(slots::recovery::new_slot(slot.id, &vault_id, &new_dek, key))
-                        } else {
-                            Err("the recovery code given does not open it".to_owned())
-                        }
-                    }
-                    None => {
-                        let key = RecoveryKey::generate();
-                        let fresh = slots::recovery::new_slot(slot.id, &vault_id, &new_dek, &key);
-                        recovery_keys.push((slot.id, key));
-                        Ok(fresh)
-                    }
-                },
                 #[cfg(feature = "keychain")]
-                SlotKind::Keychain(k) => match options.keychain {
-                    None => Err("the OS keychain is not used".to_owned()),
-                    Some(_) if k.service != keychain::SERVICE => {
-                        Err("it names another program's keychain item".to_owned())
-                    }
-                    Some(kc) => match kc.load_kek(&k.service, &k.account) {
-                        Err(e) => Err(e.to_string()),
-                        Ok(old) if slots::unwrap(slot, &vault_id, &old).is_err() => {
-                            Err("this machine's keychain item does not open it".to_owned())
-                        }
-                        Ok(_) => match next_id.checked_add(1) {
-                            None => Err("no slot id is left for it".to_owned()),
-                            Some(id) => {
-                                let account = keychain::account_name(&vault_id, id);
-                                let kek = SecretKey::random();
-                                match kc.store_kek(keychain::SERVICE, &account, &kek) {
-                                    Err(e) => {
-                                        Err(format!("cannot write a new keychain item: {e}"))
-                                    }
-                                    Ok(()) => {
-                                        next_id = id;
-                                        items.push(NewItem {
-                                            old_id: slot.id,
-                                            old_account: k.account.clone(),
-                                            old_service: k.service.clone(),
-                                            account: account.clone(),
-                                        });
-                                        build_slot(
-                                            id,
-                                            &vault_id,
-                                            &new_dek,
-                                            NewSlot::Keychain {
-                                                service: keychain::SERVICE,
-                                                account: &account,
-                                                kek: &kek,
-                                            },
-                                        )
-                                        .map_err(|e| e.to_string())
-                                    }
-                                }
-                            }
-                        },
-                    },
-                },
+                SlotKind::Keychain(_) if options.keychain.is_none() => {
+                    Err("the OS keychain is not used".to_owned())
+                }
                 #[cfg(not(feature = "keychain"))]
                 SlotKind::Keychain(_) => {
                     Err("this credvault is built without OS keychain support".to_owned())
@@ -303,6 +313,60 @@ impl Vault {
                 SlotKind::Unknown { type_code, .. } => Err(format!(
                     "its type {type_code} is unknown to this credvault, so its key cannot be wrapped again"
                 )),
+                kind => match credentials.try_slot(slot, &vault_id) {
+                    Trial::Opened(_, Opener::Passphrase(i)) => {
+                        match (kind, credentials.passphrase(i)) {
+                            (SlotKind::Passphrase(p), Some(pw)) => Ok(
+                                slots::passphrase::new_slot(slot.id, &vault_id, &new_dek, pw, p.kdf),
+                            ),
+                            _ => Err("the passphrase given does not open it".to_owned()),
+                        }
+                    }
+                    Trial::Opened(_, Opener::Recovery) => match credentials.recovery_key() {
+                        Some(key) => Ok(slots::recovery::new_slot(
+                            slot.id, &vault_id, &new_dek, key,
+                        )),
+                        None => Err("the recovery code given does not open it".to_owned()),
+                    },
+                    #[cfg(feature = "keychain")]
+                    Trial::Opened(_, Opener::Keychain) => match (kind, options.keychain) {
+                        (SlotKind::Keychain(old), Some(kc)) => next_id
+                            .checked_add(1)
+                            .ok_or_else(|| "no slot id is left for it".to_owned())
+                            .and_then(|id| {
+                                new_keychain_slot(kc, id, &vault_id, &new_dek, slot.id, old)
+                            })
+                            .map(|(fresh, item)| {
+                                next_id = fresh.id;
+                                items.push(item);
+                                fresh
+                            }),
+                        _ => Err("the OS keychain is not used".to_owned()),
+                    },
+                    #[cfg(not(feature = "keychain"))]
+                    Trial::Opened(_, Opener::Keychain) => {
+                        Err("this credvault is built without OS keychain support".to_owned())
+                    }
+                    Trial::Wrong => Err(match kind {
+                        SlotKind::Passphrase(_) => "the passphrase given does not open it",
+                        SlotKind::Recovery(_) => "the recovery code given does not open it",
+                        _ => "this machine's keychain item does not open it",
+                    }
+                    .to_owned()),
+                    Trial::Absent(reason) => {
+                        Err(reason.unwrap_or_else(|| "no passphrase was given".to_owned()))
+                    }
+                    Trial::NotOurs(NotOurs::OtherProgram) => {
+                        Err("it names another program's keychain item".to_owned())
+                    }
+                    Trial::NotOurs(NotOurs::OtherVaultOrSlot) => {
+                        Err("it names another vault's or another slot's keychain item".to_owned())
+                    }
+                    Trial::Excessive(e) => Err(e.to_string()),
+                    Trial::OverBudget | Trial::Unknown => {
+                        Err("its credential could not be tried".to_owned())
+                    }
+                },
             };
             match outcome {
                 Ok(fresh) => {
@@ -360,10 +424,10 @@ impl Vault {
         }
         if let Some(new_id) = report
             .iter()
-            .find(|r| r.old_id == self.unlocked_by)
+            .find(|r| r.old_id == self.view.unlocked_by)
             .and_then(|r| r.new_id)
         {
-            self.unlocked_by = new_id;
+            self.view.unlocked_by = new_id;
         }
 
         #[cfg(feature = "keychain")]
@@ -371,16 +435,7 @@ impl Vault {
             .iter()
             .filter_map(|item| {
                 let kc = options.keychain?;
-                let ours = keychain::account_name(&vault_id, item.old_id);
-                let cleanup = if item.old_service != keychain::SERVICE || item.old_account != ours {
-                    KeychainCleanup::NotOurs
-                } else {
-                    match kc.delete(&item.old_service, &item.old_account) {
-                        Ok(true) => KeychainCleanup::Deleted,
-                        Ok(false) => KeychainCleanup::AlreadyGone,
-                        Err(e) => KeychainCleanup::Failed(e),
-                    }
-                };
+                let cleanup = delete_keychain_item(kc, &vault_id, item.old_id, &item.old);
                 Some((item.old_id, cleanup))
             })
             .collect();
@@ -410,14 +465,14 @@ impl Vault {
         let faults = self.options.fault_injector.as_deref();
         let _lock = VaultLock::acquire_with(&self.path, self.options.lock_timeout, faults)?;
         let (fresh, minor, mut body) = self.read_fresh()?;
-        if fresh.slots != self.header.slots {
+        if fresh.slots != self.view.header.slots {
             // Another process added or removed a slot since this handle
             // read the header: the new slots were made from a stale list.
             return Err(VaultError::KeyChanged);
         }
         let new_keys = Keys::derive(new_dek, &fresh.vault_id);
         for (name, entry) in body.entries.iter_mut() {
-            let value = unseal(&self.keys.value, name, entry)?;
+            let value = unseal(&self.view.keys.value, name, entry)?;
             entry.value = seal_value(
                 &new_keys.value,
                 name,
@@ -436,10 +491,10 @@ impl Vault {
         let minor = minor.max(format::MINOR_VERSION);
         let bytes = seal_file(&mut header, minor, &body, &new_keys.dek);
         self.replace_file(&header, &bytes)?;
-        self.keys = new_keys;
-        self.header = header;
-        self.minor = minor;
-        self.body = body.into();
+        self.view.keys = new_keys;
+        self.view.header = header;
+        self.view.minor = minor;
+        self.view.body = body.into();
         Ok(())
     }
 }

@@ -27,8 +27,8 @@ use credvault::audit::{AuditKey, AuditLog, Event, Outcome, DEFAULT_MAX_BYTES};
 use credvault::Vault;
 
 use crate::cli::{AuditCommand, Command, GlobalArgs, OauthCommand, PassCommand, SlotCommand};
-use crate::commands::Failure;
 use crate::exit::{CliError, Exit};
+use crate::failure::Failure;
 use crate::output::note;
 use crate::unlock::Context;
 

@@ -266,6 +266,22 @@ const HINT_KEYCHAIN_WRITE: &str = "unlock the OS keychain and try again; nothing
 pub const HINT_NO_SOURCE: &str =
     "pass --passphrase-file PATH or set CREDVAULT_PASSPHRASE, or run on a terminal to be prompted";
 
+/// The exit code and message of a [`PassError`].
+pub fn pass_error(e: credvault::pass::PassError) -> CliError {
+    let message = crate::sanitize::sanitize(&e.to_string());
+    use credvault::pass::PassError;
+    match e {
+        PassError::Vault(v) => CliError::from(v),
+        PassError::InvalidPrefix(_) | PassError::InvalidName(_) => CliError::usage(message),
+        PassError::NotInstalled { .. } => CliError::new(Exit::FileSystem, message)
+            .with_hint("install pass (Debian: apt-get install pass gnupg)"),
+        PassError::NotInitialised(_) => CliError::new(Exit::FileSystem, message)
+            .with_hint("point --store or PASSWORD_STORE_DIR at your store"),
+        PassError::Io { .. } => CliError::new(Exit::FileSystem, message),
+        _ => CliError::new(Exit::Incomplete, message),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,11 +10,17 @@ mod cli;
 mod commands;
 mod duration;
 mod exit;
+mod failure;
+mod fallback;
 mod harden;
+mod kdf;
 mod output;
 mod passphrase;
 mod recovery;
+mod sanitize;
+mod token;
 mod unlock;
+mod view;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -23,8 +29,8 @@ use clap::error::ErrorKind;
 use clap::Parser;
 
 use crate::cli::Cli;
-use crate::commands::Failure;
 use crate::exit::{CliError, Exit};
+use crate::failure::Failure;
 use crate::output::Format;
 
 fn main() -> ExitCode {

@@ -20,10 +20,9 @@ use crate::output::{note, print, print_json, sanitize, warn, Format};
 use crate::passphrase::{ask, interactive, same, Confirm, Source};
 use crate::unlock::{Context, Credentials, Via};
 
-use super::init::choose_kdf;
-use super::kdf::weak_warning;
-use super::status::in_this_keychain;
-use super::Failure;
+use crate::failure::Failure;
+use crate::kdf::{choose_kdf, weak_warning};
+use crate::view::in_this_keychain;
 
 #[derive(Serialize)]
 struct SlotJson {

@@ -35,7 +35,7 @@ use crate::exit::{CliError, Exit};
 use crate::output::{note, print, print_json, sanitize, warn, write_stdout, Format};
 use crate::unlock::Context;
 
-use super::Failure;
+use crate::failure::Failure;
 
 /// The `format` member of an export.
 pub const FORMAT: &str = "credvault-export-v1";

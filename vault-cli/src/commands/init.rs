@@ -17,15 +17,15 @@ use credvault::format::SlotKind;
 use credvault::{store, KdfParams, NewSlot, Passphrase, RecoveryKey, Vault};
 use serde::Serialize;
 
-use crate::cli::{InitArgs, KdfArgs};
+use crate::cli::InitArgs;
 use crate::exit::{CliError, Exit};
 use crate::output::{note, print_secret_json, warn, Format};
 use crate::passphrase::{self, Confirm, Source};
 use crate::recovery;
 use crate::unlock::{keychain_detail, Backend, Context};
 
-use super::kdf::{self, describe, weak_warning, KdfJson};
-use super::Failure;
+use crate::failure::Failure;
+use crate::kdf::{choose_kdf, describe, weak_warning, KdfJson};
 
 /// The warning for a vault only this machine's keychain opens.
 pub use credvault::service::KEYCHAIN_ONLY;
@@ -378,26 +378,4 @@ fn new_passphrase(
         return Err(CliError::usage("refusing an empty passphrase").into());
     }
     Ok(passphrase)
-}
-
-/// The Argon2id parameters of a new passphrase slot: the three `--kdf-*`
-/// options, or calibrated on this machine as `kdf-calibrate` does, with
-/// its defaults (with the time it took).
-pub fn choose_kdf(args: &KdfArgs) -> Result<(KdfParams, Option<Duration>), CliError> {
-    match (
-        args.kdf_memory_mib,
-        args.kdf_iterations,
-        args.kdf_parallelism,
-    ) {
-        (Some(m), Some(t), Some(p)) => {
-            let kdf = KdfParams::new(m.saturating_mul(1024), t, p)
-                .map_err(|e| CliError::usage(e.to_string()))?;
-            Ok((kdf, None))
-        }
-        // clap only accepts the three options together.
-        _ => {
-            let calibration = kdf::calibrate(kdf::default_target(), kdf::default_max_memory_kib());
-            Ok((calibration.params, Some(calibration.took)))
-        }
-    }
 }

@@ -17,7 +17,7 @@ use crate::output::{note, print, print_json, sanitize, Format};
 use crate::passphrase::strip_one_newline;
 use crate::unlock::Context;
 
-use super::Failure;
+use crate::failure::Failure;
 
 /// Largest safeStorage password file read.
 const MAX_PASSWORD_FILE_LEN: u64 = 64 * 1024;

@@ -16,7 +16,7 @@ use crate::exit::{CliError, Exit};
 use crate::output::{note, print, print_json, sanitize, Format};
 use crate::unlock::{CliUnlocker, Context};
 
-use super::Failure;
+use crate::failure::Failure;
 
 #[derive(Serialize)]
 struct SlotJson {

@@ -45,7 +45,7 @@ pub fn find(key: &KeyName, args: &GetArgs, context: &Context) -> Result<Found, C
     )
     .map_err(|e| match e {
         ServiceError::Vault(v) => CliError::from(v),
-        ServiceError::Pass(p) => super::pass::error(p),
+        ServiceError::Pass(p) => crate::exit::pass_error(p),
         ServiceError::ConfigIo(io) => CliError::new(
             Exit::FileSystem,
             format!("cannot read the config file: {}", sanitize(&io.to_string())),

@@ -77,6 +77,7 @@ pub mod legacy;
 pub mod merge;
 #[cfg(feature = "oauth")]
 pub mod oauth;
+pub mod ops;
 #[cfg(feature = "pass")]
 pub mod pass;
 pub mod secret_env;
@@ -90,9 +91,15 @@ pub mod store;
 mod vault;
 
 pub use crypto::{ExcessiveWork, KdfLimits, Passphrase, SecretKey, SecretValue};
-pub use format::{FormatError, KdfParams, KeyName, Kind, Metadata, NameError};
+pub use format::limits::MAX_VALUE_LEN;
+pub use format::MINOR_VERSION as FORMAT_MINOR_VERSION;
+pub use format::{
+    FormatError, Header, KdfParams, KeyName, Kind, Metadata, NameError, Slot, SlotKind,
+};
 #[cfg(feature = "keychain")]
-pub use slots::keychain::{Keychain, KeychainError, KeychainUnlocker};
+pub use slots::keychain::{
+    Keychain, KeychainError, KeychainUnlocker, DEFAULT_TIMEOUT as KEYCHAIN_TIMEOUT,
+};
 pub use slots::recovery_code::RecoveryCodeError;
 pub use slots::{PassphraseUnlocker, RecoveryKey, Unlocker};
 pub use snapshot::{open_bytes, Snapshot};

@@ -4,9 +4,7 @@
 
 use std::path::PathBuf;
 
-use credvault::format::{Header, Slot, SlotKind};
-use credvault::slots::keychain::SERVICE;
-use credvault::KeychainError;
+use credvault::{ops, Header, Slot, SlotKind};
 use serde::Serialize;
 
 use crate::exit::CliError;
@@ -137,18 +135,7 @@ pub fn slot_views(view: &View, context: &Context) -> Vec<SlotJson> {
 /// `slot`: `None` when that cannot be told (keychain disabled,
 /// unreachable, locked). Items of other programs are never read.
 pub fn in_this_keychain(slot: &Slot, vault_id: &[u8; 16], context: &Context) -> Option<bool> {
-    let SlotKind::Keychain(k) = &slot.kind else {
-        return Some(false);
-    };
-    if k.service != SERVICE {
-        return Some(false);
-    }
-    let keychain = context.keychain().ok()?;
-    match keychain.load_kek(&k.service, &k.account) {
-        Ok(kek) => Some(credvault::slots::unwrap(slot, vault_id, &kek).is_ok()),
-        Err(KeychainError::NoEntry | KeychainError::NotAKey) => Some(false),
-        Err(_) => None,
-    }
+    ops::keychain_opens_slot(slot, vault_id, || context.keychain().ok())
 }
 
 /// One line per slot after `indent`: "1: keychain, service ..., in this

@@ -3,8 +3,7 @@
 use std::io::{self, IsTerminal};
 
 use base64::Engine as _;
-use credvault::format::limits::MAX_VALUE_LEN;
-use credvault::{KeyName, SecretValue};
+use credvault::{KeyName, SecretValue, MAX_VALUE_LEN};
 use serde::Serialize;
 use zeroize::Zeroizing;
 

@@ -13,8 +13,7 @@
 
 use std::time::Duration;
 
-use credvault::format::SlotKind;
-use credvault::{store, KdfParams, NewSlot, Passphrase, RecoveryKey, Vault};
+use credvault::{ops, KdfParams, NewSlot, Passphrase, RecoveryKey, SlotKind, Vault};
 use serde::Serialize;
 
 use crate::cli::InitArgs;
@@ -35,11 +34,7 @@ pub fn run(args: &InitArgs, context: &Context, format: Format) -> Result<Exit, F
     let path = context.vault_path()?;
     // Checked again, atomically, under the lock by Vault::create; checking
     // here first spares the user a prompt and a calibration for nothing.
-    if store::exists(path).map_err(credvault::VaultError::from)? {
-        return Err(
-            credvault::VaultError::from(store::StoreError::AlreadyExists(path.to_owned())).into(),
-        );
-    }
+    ops::refuse_existing(path)?;
     let backend = Backend::choose(context);
     let keychain_error = match &backend {
         Backend::Passphrase { keychain_unusable } => keychain_unusable.clone(),

@@ -4,8 +4,7 @@
 //! with the old credential; a rekey makes everything old useless against
 //! the current vault.
 
-use credvault::format::SlotKind;
-use credvault::{KdfParams, NewSlot, RecoveryKey, RekeyOptions, VaultError};
+use credvault::{KdfParams, NewSlot, RecoveryKey, RekeyOptions, SlotKind, VaultError};
 use serde::Serialize;
 
 use crate::cli::{PasswdArgs, RekeyArgs, RotateArgs};

@@ -2,8 +2,7 @@
 //! vault can be unlocked. Every change unlocks the vault first, and a
 //! removal never leaves the vault without a slot that can open it.
 
-use credvault::format::{Slot, SlotKind};
-use credvault::{KeychainCleanup, NewSlot, VaultError};
+use credvault::{KeychainCleanup, NewSlot, Slot, SlotKind, VaultError};
 use serde::Serialize;
 
 use crate::cli::{AddPassphraseArgs, AddSlot, SlotCommand, StatusArgs};

@@ -6,9 +6,8 @@
 //! credential is needed, but the header is not authenticated and the
 //! entry count is unknown.
 
-use credvault::format::{Slot, SlotKind, MINOR_VERSION};
 use credvault::service::KEYCHAIN_ONLY;
-use credvault::store;
+use credvault::{ops, Slot, SlotKind, FORMAT_MINOR_VERSION as MINOR_VERSION};
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
@@ -92,8 +91,7 @@ pub fn run(args: &StatusArgs, context: &Context, format: Format) -> Result<Exit,
     let keychain = keychain_state(&view, context);
     let session = session_state(&view);
     let mut warnings = warnings(&view, &slots, &keychain);
-    let conflict_copies: Vec<ConflictCopyJson> = store::conflict_copies(&view.path)
-        .unwrap_or_default()
+    let conflict_copies: Vec<ConflictCopyJson> = ops::conflict_copies(&view.path)
         .into_iter()
         .map(|(path, tool)| ConflictCopyJson {
             path: path.display().to_string(),
@@ -201,7 +199,7 @@ fn session_state(_view: &View) -> Option<SessionJson> {
 }
 
 fn warnings(view: &View, slots: &[SlotJson], keychain: &KeychainState) -> Vec<String> {
-    let mut out = store::mode_warnings(&view.path);
+    let mut out = ops::file_warnings(&view.path);
     let keychain_ids: Vec<String> = view
         .slots()
         .iter()

@@ -154,3 +154,78 @@ impl LegacySource {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KdfParams, KeyName, NewSlot, Passphrase};
+
+    fn vault(dir: &Path) -> Vault {
+        let kdf = KdfParams::new(8 * 1024, 1, 1).unwrap();
+        Vault::create(
+            &dir.join("v.cvault"),
+            NewSlot::Passphrase(&Passphrase::from("pw"), kdf),
+        )
+        .unwrap()
+    }
+
+    const JSON: &[u8] = br#"{"credentials": {"github.token": "plain:6768705f78"}}"#;
+
+    fn keys() -> KeyOptions {
+        KeyOptions {
+            os_keychain: false,
+            ..KeyOptions::default()
+        }
+    }
+
+    #[test]
+    fn imports_verifies_and_removes_the_file_it_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut vault = vault(dir.path());
+        let path = dir.path().join("credentials.json");
+        std::fs::write(&path, JSON).unwrap();
+        let source = LegacySource::read(&path).unwrap();
+        let how = Migration {
+            remove_legacy: true,
+            ..Migration::default()
+        };
+        let done = source.import_into(&mut vault, keys(), how).unwrap();
+        assert!(done.verified && done.removed);
+        assert_eq!(done.plan.counts().imported, 1);
+        assert!(!path.exists());
+        let name = KeyName::new("github.token").unwrap();
+        assert_eq!(vault.get(&name).unwrap().unwrap().expose(), b"ghp_x");
+    }
+
+    #[test]
+    fn keeps_a_file_the_app_changed_and_changes_nothing_in_a_dry_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut vault = vault(dir.path());
+        let path = dir.path().join("credentials.json");
+        std::fs::write(&path, JSON).unwrap();
+        let source = LegacySource::read(&path).unwrap();
+        let dry = Migration {
+            dry_run: true,
+            remove_legacy: true,
+            ..Migration::default()
+        };
+        let done = source.import_into(&mut vault, keys(), dry).unwrap();
+        assert!(!done.verified && !done.removed && vault.is_empty());
+        // The app saves the file after it was read: it is not removed.
+        std::fs::write(&path, br#"{"credentials": {}}"#).unwrap();
+        let how = Migration {
+            remove_legacy: true,
+            ..Migration::default()
+        };
+        let err = source.import_into(&mut vault, keys(), how).unwrap_err();
+        assert!(matches!(
+            err,
+            MigrateError::Remove(LegacyIoError::Changed { .. })
+        ));
+        assert!(path.exists());
+        assert!(matches!(
+            LegacySource::read(&dir.path().join("missing.json")),
+            Err(ReadError::Io(LegacyIoError::NotFound(_)))
+        ));
+    }
+}

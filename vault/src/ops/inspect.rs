@@ -95,3 +95,42 @@ pub fn keychain_opens_slot<'k>(
         Err(_) => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KdfParams, NewSlot, Passphrase, Vault};
+
+    #[test]
+    fn peek_reads_the_header_without_unlocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.cvault");
+        let kdf = KdfParams::new(8 * 1024, 1, 1).unwrap();
+        let vault =
+            Vault::create(&path, NewSlot::Passphrase(&Passphrase::from("pw"), kdf)).unwrap();
+        let peeked = peek(&path).unwrap();
+        assert_eq!(peeked.header, *vault.header());
+        assert_eq!(peeked.minor, vault.format_version().1);
+    }
+
+    #[test]
+    fn peek_tells_empty_missing_and_foreign_files_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(matches!(
+            peek(&empty),
+            Err(PeekError::NotAVault { len: 0, .. })
+        ));
+        let text = dir.path().join("text");
+        std::fs::write(&text, b"hello, world\n").unwrap();
+        let err = peek(&text).unwrap_err();
+        assert!(matches!(err, PeekError::NotAVault { len: 13, .. }));
+        assert!(matches!(VaultError::from(err), VaultError::Format(_)));
+        let missing = peek(&dir.path().join("missing")).unwrap_err();
+        assert!(matches!(
+            VaultError::from(missing),
+            VaultError::Store(StoreError::NotFound(_))
+        ));
+    }
+}

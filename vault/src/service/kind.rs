@@ -112,3 +112,26 @@ impl ServiceError {
 pub fn vault_error_kind(e: &VaultError) -> &'static str {
     ErrorKind::of_vault(e).as_str()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    #[test]
+    fn kinds_are_the_cli_contract() {
+        assert_eq!(
+            ErrorKind::of_vault(&VaultError::Tampered).as_str(),
+            "unreadable"
+        );
+        assert_eq!(ErrorKind::of_vault(&VaultError::LastSlot).as_str(), "usage");
+        assert_eq!(
+            ErrorKind::of_vault(&StoreError::NotFound("x".into()).into()).as_str(),
+            "file_system"
+        );
+        assert_eq!(
+            ServiceError::Usage("x".to_owned()).kind(),
+            ErrorKind::Usage.as_str()
+        );
+    }
+}

@@ -6,8 +6,9 @@
 //! credential is needed, but the header is not authenticated and the
 //! entry count is unknown.
 
+use credvault::ops::{self, Protection, UnlockedBy};
 use credvault::service::KEYCHAIN_ONLY;
-use credvault::{ops, Slot, SlotKind, FORMAT_MINOR_VERSION as MINOR_VERSION};
+use credvault::{Slot, SlotKind, FORMAT_MINOR_VERSION as MINOR_VERSION};
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
@@ -90,7 +91,12 @@ pub fn run(args: &StatusArgs, context: &Context, format: Format) -> Result<Exit,
     let slots = slot_views(&view, context);
     let keychain = keychain_state(&view, context);
     let session = session_state(&view);
-    let mut warnings = warnings(&view, &slots, &keychain);
+    let unlocked = view.opened.as_ref().map(|o| match o.via {
+        Via::Session => UnlockedBy::Session,
+        Via::Slot(id) => UnlockedBy::Slot(id),
+    });
+    let protection = ops::protection(view.slots(), unlocked);
+    let mut warnings = warnings(&view, &slots, &keychain, &protection);
     let conflict_copies: Vec<ConflictCopyJson> = ops::conflict_copies(&view.path)
         .into_iter()
         .map(|(path, tool)| ConflictCopyJson {
@@ -104,24 +110,15 @@ pub fn run(args: &StatusArgs, context: &Context, format: Format) -> Result<Exit,
             conflict_copies.len()
         ));
     }
-    let backends = backends(view.slots());
-    let unlocked_by = view.opened.as_ref().map(|o| match o.via {
-        Via::Session => "session",
-        Via::Slot(id) => view
-            .slots()
-            .iter()
-            .find(|s| s.id == id)
-            .map_or("unknown", Slot::type_name),
-    });
     let status = Status {
         path: view.path.display().to_string(),
         format_version: format!("1.{}", view.minor),
         encryption_available: true,
-        backend: backends.first().copied().unwrap_or("unknown"),
-        backends,
+        backend: protection.backend,
+        backends: protection.backends,
         unlocked: view.opened.is_some(),
-        unlocked_by,
-        unlocked_by_slot: view.unlocked_by_slot(),
+        unlocked_by: protection.unlocked_by,
+        unlocked_by_slot: protection.unlocked_by_slot,
         keychain_available: keychain.available,
         keychain_check_ms: context.keychain_connect_time().map(|d| d.as_millis()),
         keychain_error: keychain.error.clone(),
@@ -139,12 +136,6 @@ pub fn run(args: &StatusArgs, context: &Context, format: Format) -> Result<Exit,
         Format::Text => print(&text(&status, &view, context))?,
     }
     Ok(Exit::Ok)
-}
-
-/// The slot types present, in order of preference: the keychain (no
-/// prompt), the passphrase, the recovery code as a last resort.
-fn backends(slots: &[Slot]) -> Vec<&'static str> {
-    credvault::service::backends(slots)
 }
 
 struct KeychainState {
@@ -198,7 +189,12 @@ fn session_state(_view: &View) -> Option<SessionJson> {
     None
 }
 
-fn warnings(view: &View, slots: &[SlotJson], keychain: &KeychainState) -> Vec<String> {
+fn warnings(
+    view: &View,
+    slots: &[SlotJson],
+    keychain: &KeychainState,
+    protection: &Protection,
+) -> Vec<String> {
     let mut out = ops::file_warnings(&view.path);
     let keychain_ids: Vec<String> = view
         .slots()
@@ -206,10 +202,6 @@ fn warnings(view: &View, slots: &[SlotJson], keychain: &KeychainState) -> Vec<St
         .filter(|s| matches!(s.kind, SlotKind::Keychain(_)))
         .map(|s| s.id.to_string())
         .collect();
-    let portable = view
-        .slots()
-        .iter()
-        .any(|s| matches!(s.kind, SlotKind::Passphrase(_) | SlotKind::Recovery(_)));
     if keychain.available == Some(false) {
         let reason = keychain_detail(keychain.error.as_deref().unwrap_or("unknown reason"));
         if keychain_ids.is_empty() {
@@ -236,7 +228,7 @@ fn warnings(view: &View, slots: &[SlotJson], keychain: &KeychainState) -> Vec<St
     if let (Some(true), Some(reason), false) = (keychain.available, &keychain.error, missing) {
         out.push(format!("the OS keychain did not open the vault: {reason}"));
     }
-    if !keychain_ids.is_empty() && !portable {
+    if protection.keychain_only {
         out.push(KEYCHAIN_ONLY.to_owned());
     }
     for slot in view.slots() {

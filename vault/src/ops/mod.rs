@@ -9,8 +9,9 @@
 //!   warnings.
 //! - [`inspect`]: what a vault file says before it is unlocked (its
 //!   header), for `status --no-unlock`, `lock`, `undo` and `git-textconv`;
-//!   and the slot facts `status` shows (whether this machine's keychain
-//!   opens a keychain slot).
+//!   and the facts `status` shows ([`Protection`]: the slot types, what
+//!   unlocked the vault; whether this machine's keychain opens a keychain
+//!   slot).
 //! - [`verify`]: checking vault bytes with the session key first.
 //!
 //! The whole legacy import is [`crate::legacy::LegacySource`]; the error
@@ -27,6 +28,6 @@ pub use files::{
 };
 #[cfg(feature = "keychain")]
 pub use inspect::keychain_opens_slot;
-pub use inspect::{peek, PeekError, Peeked};
+pub use inspect::{backends, peek, protection, PeekError, Peeked, Protection, UnlockedBy};
 pub use paths::{default_vault_path, face_open_options, resolve_vault_path, ENV_VAULT};
 pub use verify::verify_with_session_key;

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::crypto::kdf;
-use crate::format::{self, KdfParams, SlotKind};
+use crate::format::KdfParams;
 use crate::legacy::migrate::ReadError;
 use crate::legacy::{
     KeyOptions, LegacyIoError, LegacySource, MigrateError, Migrated, Migration, Platform,
@@ -326,28 +326,24 @@ impl CredentialService {
                 unlocked: s.id == vault.unlocked_by(),
             })
             .collect();
-        let backends = backends(vault.slots());
+        let p = crate::ops::protection(
+            vault.slots(),
+            Some(crate::ops::UnlockedBy::of_vault(vault.unlocked_by())),
+        );
         let mut warnings = Vec::new();
-        if backends == ["keychain"] {
+        if p.keychain_only {
             warnings.push(KEYCHAIN_ONLY.to_owned());
         }
-        let unlocked_by = match vault.unlocked_by() {
-            0 => "session",
-            id => vault
-                .slots()
-                .iter()
-                .find(|s| s.id == id)
-                .map_or("unknown", |s| s.type_name()),
-        };
         Ok(Status {
             path: std::path::absolute(vault.path()).unwrap_or_else(|_| vault.path().to_owned()),
             format_version: format!("{}.{}", vault.format_version().0, vault.format_version().1),
             encryption_available: true,
-            backend: backends.first().copied().unwrap_or("unknown"),
-            backends,
+            backend: p.backend,
+            backends: p.backends,
             unlocked: true,
-            unlocked_by,
-            unlocked_by_slot: (vault.unlocked_by() != 0).then_some(vault.unlocked_by()),
+            // Always some: the handle is unlocked.
+            unlocked_by: p.unlocked_by.unwrap_or("unknown"),
+            unlocked_by_slot: p.unlocked_by_slot,
             slots,
             entries: vault.len(),
             tombstones: vault.tombstones().count(),
@@ -433,22 +429,7 @@ impl CredentialService {
 /// and `status` say it).
 pub const KEYCHAIN_ONLY: &str = "the vault opens only with this machine's OS keychain: a copy or backup cannot be opened elsewhere; add a portable passphrase slot with `credvault slot add passphrase`";
 
-/// The slot types present, in order of preference: the keychain (no
-/// prompt), the passphrase, the recovery code as a last resort.
-pub fn backends(slots: &[format::Slot]) -> Vec<&'static str> {
-    let has = |f: fn(&SlotKind) -> bool| slots.iter().any(|s| f(&s.kind));
-    let mut out = Vec::new();
-    if has(|k| matches!(k, SlotKind::Keychain(_))) {
-        out.push("keychain");
-    }
-    if has(|k| matches!(k, SlotKind::Passphrase(_))) {
-        out.push("passphrase");
-    }
-    if has(|k| matches!(k, SlotKind::Recovery(_))) {
-        out.push("recovery");
-    }
-    out
-}
+pub use crate::ops::backends;
 
 /// The fields of `credvault --json status` that an open handle knows.
 #[derive(Debug, Clone)]

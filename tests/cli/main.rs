@@ -5,6 +5,9 @@
 // Shared sandbox: a temp HOME, XDG_DATA_HOME and vault per test.
 mod common;
 
+// The shape of vault-cli/src: commands independent of each other, no
+// library internals (issue 14).
+mod architecture;
 // Every command on the happy path: round trips, aliases, JSON, paths.
 mod basics;
 // Every failure class and its exit code, one-line stderr, no secrets.

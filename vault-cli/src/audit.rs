@@ -21,21 +21,17 @@
 //!   is a vault (no vault yet, `init` refused) leaves no log behind.
 
 use std::cell::RefCell;
-use std::path::PathBuf;
 
-use credvault::audit::{AuditKey, AuditLog, Event, Outcome, DEFAULT_MAX_BYTES};
+use credvault::audit::{AuditKey, AuditLog, Event, Outcome};
+use credvault::service::audit_env::ENV_AUDIT;
+use credvault::service::{AuditMode as Mode, AuditSettings};
 use credvault::Vault;
 
 use crate::cli::{AuditCommand, Command, GlobalArgs, OauthCommand, PassCommand, SlotCommand};
-use crate::commands::Failure;
 use crate::exit::{CliError, Exit};
+use crate::failure::Failure;
 use crate::output::note;
 use crate::unlock::Context;
-
-/// `CREDVAULT_AUDIT`: `on` (default), `off`, `required`.
-pub const ENV_AUDIT: &str = "CREDVAULT_AUDIT";
-/// `CREDVAULT_AUDIT_MAX_BYTES`: the rotation size.
-pub const ENV_AUDIT_MAX_BYTES: &str = "CREDVAULT_AUDIT_MAX_BYTES";
 
 thread_local! {
     static KEY: RefCell<Option<AuditKey>> = const { RefCell::new(None) };
@@ -55,52 +51,40 @@ pub fn remember(vault: &Vault) {
     KEY.with(|k| *k.borrow_mut() = Some(AuditKey::for_vault(vault)));
 }
 
-/// Whether and how strictly to audit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Off,
-    On,
-    Required,
-}
-
-/// The resolved audit settings.
+/// The resolved audit settings: the library's (the environment, as the
+/// Node module reads it) with `--no-audit` and `--audit-log` on top.
 pub struct Settings {
-    mode: Mode,
-    path: Option<PathBuf>,
+    shared: AuditSettings,
 }
 
 impl Settings {
     /// From the global options and the environment.
     pub fn resolve(global: &GlobalArgs) -> Result<Settings, CliError> {
-        let env = std::env::var(ENV_AUDIT).unwrap_or_default();
-        let mode = match env.to_ascii_lowercase().as_str() {
-            "" | "on" | "1" | "true" => Mode::On,
-            "off" | "0" | "false" => Mode::Off,
-            "required" => Mode::Required,
-            other => {
-                return Err(CliError::usage(format!(
-                    "{ENV_AUDIT}={other:?} is not one of on, off, required"
-                )))
-            }
-        };
+        let mode = Mode::from_env().map_err(|e| CliError::usage(e.to_string()))?;
         let mode = if global.no_audit { Mode::Off } else { mode };
         Ok(Settings {
-            mode,
-            path: global.audit_log.clone(),
+            // clap reads CREDVAULT_AUDIT_LOG into --audit-log.
+            shared: AuditSettings {
+                mode,
+                log: global.audit_log.clone(),
+            },
         })
+    }
+
+    /// Whether and how strictly to audit.
+    fn mode(&self) -> Mode {
+        self.shared.mode
     }
 
     /// The log for the context's vault, if one can be named.
     pub fn log(&self, context: &Context) -> Option<AuditLog> {
-        let log = match &self.path {
-            Some(p) => AuditLog::at(p.clone()),
-            None => AuditLog::beside(context.vault_path().ok()?),
+        let vault = match (&self.shared.log, context.vault_path()) {
+            (_, Ok(vault)) => vault,
+            // An explicit log needs no vault path.
+            (Some(log), Err(_)) => log.as_path(),
+            (None, Err(_)) => return None,
         };
-        let max = std::env::var(ENV_AUDIT_MAX_BYTES)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(DEFAULT_MAX_BYTES);
-        Some(log.with_max_bytes(max))
+        Some(self.shared.log_for(vault))
     }
 }
 
@@ -114,11 +98,11 @@ pub fn around(
     let Some((operation, key, prefix)) = describe(command) else {
         return run();
     };
-    if settings.mode == Mode::Off {
+    if settings.mode() == Mode::Off {
         return run();
     }
     let log = settings.log(context);
-    if settings.mode == Mode::Required {
+    if settings.mode() == Mode::Required {
         let vault_exists = context.vault_path().map(|p| p.exists()).unwrap_or(false);
         if let Some(log) = log.as_ref().filter(|_| vault_exists) {
             log.check_writable().map_err(required)?;
@@ -132,7 +116,7 @@ pub fn around(
             *p.borrow_mut() = Some(Pending {
                 log,
                 event,
-                required: settings.mode == Mode::Required,
+                required: settings.mode() == Mode::Required,
             })
         });
     }
@@ -159,7 +143,7 @@ pub fn around(
     let written = KEY.with(|k| log.append(&event, k.borrow().as_ref()));
     match written {
         Ok(_) => result,
-        Err(e) if settings.mode == Mode::Required => match result {
+        Err(e) if settings.mode() == Mode::Required => match result {
             // The command's own failure comes first.
             Err(f) => Err(f),
             Ok(_) => Err(required(e)),

@@ -1,8 +1,8 @@
 //! Exit codes (the public contract of DESIGN.md §3) and the one error type
 //! of the binary, which carries its code, a one-line message and a hint.
 
-use credvault::format::FormatError;
-use credvault::{StoreError, UnlockError, VaultError};
+use credvault::service::ErrorKind;
+use credvault::{FormatError, StoreError, UnlockError, VaultError};
 
 /// The documented exit codes. Never 101: panics are caught in `main`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,45 +118,42 @@ impl CliError {
     }
 }
 
+impl From<ErrorKind> for Exit {
+    /// The exit code of a library error class (the one mapping, shared
+    /// with the Node module's `code`).
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::NotFound => Exit::NotFound,
+            ErrorKind::Usage => Exit::Usage,
+            ErrorKind::Unlock => Exit::Unlock,
+            ErrorKind::Unreadable => Exit::Unreadable,
+            ErrorKind::FileSystem => Exit::FileSystem,
+            ErrorKind::Incomplete => Exit::Incomplete,
+            ErrorKind::Network => Exit::Network,
+            // A class added to the library later: report it as a failure
+            // of the environment rather than guess at a more specific code.
+            _ => Exit::FileSystem,
+        }
+    }
+}
+
 impl From<VaultError> for CliError {
     fn from(e: VaultError) -> Self {
         let message = e.to_string();
-        let (exit, hint) = match &e {
-            VaultError::Format(f) => (Exit::Unreadable, format_hint(f)),
-            VaultError::Unlock(u) => (Exit::Unlock, unlock_hint(u)),
-            VaultError::Tampered => (Exit::Unreadable, Some(HINT_DAMAGED)),
-            VaultError::KeyChanged => (
-                Exit::Unreadable,
-                Some("another process replaced or re-keyed the vault meanwhile; run the command again"),
-            ),
-            VaultError::Store(s) => (Exit::FileSystem, store_hint(s)),
-            VaultError::InvalidName(_) | VaultError::ValueTooLarge { .. } => (Exit::Usage, None),
-            VaultError::NoSuchSlot(_) | VaultError::LastSlot | VaultError::TooManySlots(_) => {
-                (Exit::Usage, None)
-            }
+        let exit = Exit::from(ErrorKind::of_vault(&e));
+        let hint = match &e {
+            VaultError::Format(f) => format_hint(f),
+            VaultError::Unlock(u) => unlock_hint(u),
+            VaultError::Tampered => Some(HINT_DAMAGED),
+            VaultError::KeyChanged => Some("another process replaced or re-keyed the vault meanwhile; run the command again"),
+            VaultError::Store(s) => store_hint(s),
             // The OS keychain refused to store a keychain slot's key.
-            VaultError::Keychain(_) => (Exit::Unlock, Some(HINT_KEYCHAIN_WRITE)),
-            VaultError::NoPortableSlot => (
-                Exit::Usage,
-                Some("give the backup a passphrase of its own (--backup-passphrase-file FILE or --backup-passphrase), or add one to the vault (`credvault slot add passphrase`, `credvault recovery rotate`)"),
-            ),
-            VaultError::SlotsUnavailable(_) => (
-                Exit::Unlock,
-                Some("give the missing credentials (the passphrase, an unlocked keychain, --recovery-file with --keep-recovery-code), or pass --drop-unavailable to remove those slots; nothing was changed"),
-            ),
-            VaultError::WrongSlotType { .. } => (Exit::Usage, None),
-            VaultError::RolledBack { .. } => (
-                Exit::Unreadable,
-                Some("if you put the older copy in place on purpose, run the command again with --accept-rollback (`credvault undo` and `credvault restore` move the mark themselves); otherwise put the newer copy back"),
-            ),
-            VaultError::DifferentVault => (
-                Exit::Usage,
-                Some("merge only copies of this vault (same vault id); a different vault can be copied in with export and import"),
-            ),
-            VaultError::MergeUnverified => (Exit::Incomplete, None),
-            // A variant added to the library later: report it as a failure
-            // of the environment rather than guess at a more specific code.
-            _ => (Exit::FileSystem, None),
+            VaultError::Keychain(_) => Some(HINT_KEYCHAIN_WRITE),
+            VaultError::NoPortableSlot => Some("give the backup a passphrase of its own (--backup-passphrase-file FILE or --backup-passphrase), or add one to the vault (`credvault slot add passphrase`, `credvault recovery rotate`)"),
+            VaultError::SlotsUnavailable(_) => Some("give the missing credentials (the passphrase, an unlocked keychain, --recovery-file with --keep-recovery-code), or pass --drop-unavailable to remove those slots; nothing was changed"),
+            VaultError::RolledBack { .. } => Some("if you put the older copy in place on purpose, run the command again with --accept-rollback (`credvault undo` and `credvault restore` move the mark themselves); otherwise put the newer copy back"),
+            VaultError::DifferentVault => Some("merge only copies of this vault (same vault id); a different vault can be copied in with export and import"),
+            _ => None,
         };
         CliError {
             exit,
@@ -170,24 +167,17 @@ impl From<credvault::oauth::OAuthError> for CliError {
     fn from(e: credvault::oauth::OAuthError) -> Self {
         use credvault::oauth::OAuthError as E;
         let message = e.to_string();
-        let (exit, hint) = match e {
+        let exit = Exit::from(ErrorKind::of_oauth(&e));
+        let hint = match e {
             E::Vault(v) => return v.into(),
-            E::NoLogin(name) => (
-                Exit::NotFound,
-                Some(format!("log in first: credvault oauth login {name} --client-id ID ...")),
-            ),
-            E::NeedsLogin(name) => (
-                Exit::Unlock,
-                Some(format!("the server ended the grant; run credvault oauth login {name} again")),
-            ),
-            E::Network(_) => (
-                Exit::Network,
-                Some("check the network, the server's address and its certificate (SSL_CERT_FILE, --ca-file)".to_owned()),
-            ),
-            E::Refused { .. } | E::Callback(_) => (Exit::Unlock, None),
-            E::Config(_) => (Exit::Usage, None),
-            E::Io(_) => (Exit::FileSystem, None),
-            _ => (Exit::FileSystem, None),
+            E::NoLogin(name) => Some(format!(
+                "log in first: credvault oauth login {name} --client-id ID ..."
+            )),
+            E::NeedsLogin(name) => Some(format!(
+                "the server ended the grant; run credvault oauth login {name} again"
+            )),
+            E::Network(_) => Some("check the network, the server's address and its certificate (SSL_CERT_FILE, --ca-file)".to_owned()),
+            _ => None,
         };
         CliError {
             exit,
@@ -265,6 +255,22 @@ const HINT_KEYCHAIN_WRITE: &str = "unlock the OS keychain and try again; nothing
 /// Names the passphrase sources; used when none is available.
 pub const HINT_NO_SOURCE: &str =
     "pass --passphrase-file PATH or set CREDVAULT_PASSPHRASE, or run on a terminal to be prompted";
+
+/// The exit code and message of a [`PassError`].
+pub fn pass_error(e: credvault::pass::PassError) -> CliError {
+    let message = crate::sanitize::sanitize(&e.to_string());
+    use credvault::pass::PassError;
+    match e {
+        PassError::Vault(v) => CliError::from(v),
+        PassError::InvalidPrefix(_) | PassError::InvalidName(_) => CliError::usage(message),
+        PassError::NotInstalled { .. } => CliError::new(Exit::FileSystem, message)
+            .with_hint("install pass (Debian: apt-get install pass gnupg)"),
+        PassError::NotInitialised(_) => CliError::new(Exit::FileSystem, message)
+            .with_hint("point --store or PASSWORD_STORE_DIR at your store"),
+        PassError::Io { .. } => CliError::new(Exit::FileSystem, message),
+        _ => CliError::new(Exit::Incomplete, message),
+    }
+}
 
 #[cfg(test)]
 mod tests {

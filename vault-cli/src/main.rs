@@ -5,16 +5,29 @@
 
 #![forbid(unsafe_code)]
 
-mod audit;
-mod cli;
+// The commands, one module per group, and the dispatch to them. A command
+// depends on the shared modules below, never on another command
+// (tests/cli/architecture.rs checks it).
 mod commands;
-mod duration;
-mod exit;
-mod harden;
-mod output;
-mod passphrase;
-mod recovery;
-mod unlock;
+
+// The shared modules. The whole operations live in the library
+// (`credvault::ops`, `credvault::legacy::LegacySource`, ...): these only
+// parse, ask for secrets and print.
+mod audit; // one audit line per command (settings from credvault::service)
+mod cli; // the clap definition: the public CLI contract
+mod duration; // durations as users type and read them
+mod exit; // exit codes, CliError, library errors mapped to them
+mod failure; // Failure: an error to report, or a closed stdout
+mod fallback; // the get --env/--config/--pass fallback chain
+mod harden; // no core dumps
+mod kdf; // Argon2id parameters: shown, calibrated, chosen
+mod output; // stdout/stderr, text and JSON
+mod passphrase; // passphrase sources (never argv)
+mod recovery; // recovery code sources and delivery
+mod sanitize; // untrusted text made safe for a terminal
+mod token; // OAuth tokens as commands show and use them
+mod unlock; // the global options (Context) and the CLI's Unlocker
+mod view; // a vault as status and slot list show it
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -23,8 +36,8 @@ use clap::error::ErrorKind;
 use clap::Parser;
 
 use crate::cli::Cli;
-use crate::commands::Failure;
 use crate::exit::{CliError, Exit};
+use crate::failure::Failure;
 use crate::output::Format;
 
 fn main() -> ExitCode {

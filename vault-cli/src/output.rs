@@ -4,11 +4,13 @@
 //! buffer; a closed pipe becomes [`OutputError::Closed`] and exits 0.
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::exit::{CliError, Exit};
+pub use crate::sanitize::sanitize;
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,30 +137,20 @@ pub fn report(err: &CliError, format: Format) {
     let _ = writeln!(io::stderr(), "{line}");
 }
 
-/// Makes text safe for a terminal and a single line: control characters
-/// (newlines, escapes) and bidirectional overrides are shown escaped. For
-/// file-derived text and paths; valid key names never need it.
-pub fn sanitize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        let bidi = matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-        if c.is_control() || bidi {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+/// Paths as text for JSON.
+pub fn purged_paths(purged: &[PathBuf]) -> Vec<String> {
+    purged.iter().map(|p| p.display().to_string()).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sanitize_escapes_controls_and_bidi() {
-        assert_eq!(sanitize("a\nb\x1b[31m"), "a\\nb\\u{1b}[31m");
-        assert_eq!(sanitize("x\u{202E}y"), "x\\u{202e}y");
-        assert_eq!(sanitize("plain ü"), "plain ü");
+/// Tells (text mode) what a revoking command removed: the generations
+/// and `.bak-*` copies that still opened with the revoked credential.
+pub fn report_purged(purged: &[PathBuf], format: Format) {
+    if format == Format::Text && !purged.is_empty() {
+        note(&format!(
+            "removed {} kept cop{} (generations, .bak-*) that still opened with the old credential: {}; `undo` has no earlier version now. Backups you made elsewhere keep their old credentials",
+            purged.len(),
+            if purged.len() == 1 { "y" } else { "ies" },
+            purged_paths(purged).join(", ")
+        ));
     }
 }

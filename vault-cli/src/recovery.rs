@@ -207,8 +207,7 @@ impl Delivery {
     /// reader. Exit 5 otherwise, with nothing changed.
     pub fn prepare(out: Option<&std::path::Path>) -> Result<Delivery, CliError> {
         if let Some(path) = out {
-            let file = credvault::store::create_private(path)
-                .map_err(|e| CliError::from(credvault::VaultError::from(e)))?;
+            let file = credvault::ops::create_private_file(path).map_err(CliError::from)?;
             return Ok(Delivery::File {
                 path: path.to_owned(),
                 file,

@@ -21,20 +21,16 @@ use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use credvault::format::{self, limits, Header};
-use credvault::slots::keychain::DEFAULT_TIMEOUT;
+use credvault::ops::{self, ENV_VAULT};
 use credvault::{
-    store, Keychain, KeychainUnlocker, OpenOptions, Passphrase, RecoveryKey, SecretKey,
-    UnlockError, Unlocker, Vault, VaultError, Verified,
+    Header, Keychain, KeychainUnlocker, OpenOptions, Passphrase, RecoveryKey, SecretKey,
+    UnlockError, Unlocker, Vault, VaultError, Verified, KEYCHAIN_TIMEOUT,
 };
 
 use crate::exit::{CliError, Exit};
 use crate::output::note;
 use crate::passphrase::{self, Confirm, Source};
 use crate::recovery::{Recovery, RecoverySource, ENV_RECOVERY};
-
-/// The environment variable naming the vault.
-pub const ENV_VAULT: &str = "CREDVAULT_VAULT";
 
 /// Why the keychain is not used under `--no-keychain`.
 const DISABLED: &str = "the OS keychain is disabled by --no-keychain";
@@ -127,7 +123,7 @@ impl Context {
         Context {
             // Symlinks resolved once (issue 13): the lock, generations,
             // backups and the audit log derive from the real file.
-            vault: vault_path(global.vault.clone()).map(|p| store::resolve(&p).unwrap_or(p)),
+            vault: vault_path(global.vault.clone()).map(|p| ops::resolve_vault_path(&p)),
             passphrase: Source::resolve(global.passphrase_file.clone()),
             no_keychain: global.no_keychain,
             lock_timeout: Duration::from_secs(global.lock_timeout),
@@ -151,11 +147,10 @@ impl Context {
         OpenOptions {
             lock_timeout: self.lock_timeout,
             generations: self.generations,
+            accept_rollback: self.accept_rollback,
             // FORMAT.md §9.2: the highest save counter seen per vault id,
             // under $XDG_STATE_HOME/credvault/marks.
-            rollback: store::marks::Marks::default_location(),
-            accept_rollback: self.accept_rollback,
-            ..OpenOptions::default()
+            ..ops::face_open_options()
         }
     }
 
@@ -169,7 +164,7 @@ impl Context {
         }
         let connection = self.keychain.get_or_init(|| {
             let started = Instant::now();
-            let result = Keychain::connect(DEFAULT_TIMEOUT).map_err(|e| e.to_string());
+            let result = Keychain::connect(KEYCHAIN_TIMEOUT).map_err(|e| e.to_string());
             Connection {
                 result,
                 took: started.elapsed(),
@@ -231,17 +226,10 @@ impl Context {
     /// then keychain, recovery and passphrase slots.
     pub fn verify_bytes(&self, bytes: Vec<u8>) -> Result<(Verified, Credentials), CliError> {
         self.recovery.check()?;
-        #[cfg(target_os = "linux")]
-        if let Ok(parsed) = credvault::format::parse_file(&bytes) {
-            if let Some(dek) = credvault::session::load(&parsed.header.vault_id) {
-                match Verified::open_with_key(bytes.clone(), dek) {
-                    Ok(verified) => return Ok((verified, Credentials::default())),
-                    // Not this file's key (an older copy, rekeyed since):
-                    // unlock it with its slots instead.
-                    Err(VaultError::Tampered) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
+        // A session key that is not this file's (an older copy, rekeyed
+        // since) gives `None`: unlock it with its slots instead.
+        if let Some(verified) = ops::verify_with_session_key(&bytes) {
+            return Ok((verified?, Credentials::default()));
         }
         let mut unlocker = CliUnlocker::new(self);
         match Verified::open(bytes, &mut unlocker, &self.open_options()) {
@@ -254,18 +242,8 @@ impl Context {
     /// but not authenticated (the vault is not unlocked). For `lock` and
     /// `--no-unlock` views.
     pub fn read_header(&self) -> Result<(Header, u8), CliError> {
-        let path = self.vault_path()?;
-        let bytes = store::read(path, limits::MAX_FILE_LEN)
-            .map_err(VaultError::from)?
-            .map_err(|found| {
-                VaultError::from(format::FormatError::TooLarge {
-                    what: "file size",
-                    found,
-                    max: limits::MAX_FILE_LEN,
-                })
-            })?;
-        let parsed = format::parse_file(&bytes).map_err(VaultError::from)?;
-        Ok((parsed.header, parsed.prefix.minor))
+        let peeked = ops::peek(self.vault_path()?).map_err(VaultError::from)?;
+        Ok((peeked.header, peeked.minor))
     }
 }
 
@@ -275,14 +253,9 @@ fn vault_path(flag: Option<PathBuf>) -> Result<PathBuf, String> {
     if let Some(path) = flag {
         return Ok(path);
     }
-    if let Some(path) = std::env::var_os(ENV_VAULT).filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(path));
-    }
-    directories::BaseDirs::new()
-        .map(|dirs| dirs.data_dir().join("credvault").join("vault.cvault"))
-        .ok_or_else(|| {
-            format!("cannot find a home directory for the default vault path; pass --vault PATH or set {ENV_VAULT}")
-        })
+    ops::default_vault_path().ok_or_else(|| {
+        format!("cannot find a home directory for the default vault path; pass --vault PATH or set {ENV_VAULT}")
+    })
 }
 
 /// Supplies credentials to the library from the CLI's sources: keychain

@@ -77,6 +77,7 @@ pub mod legacy;
 pub mod merge;
 #[cfg(feature = "oauth")]
 pub mod oauth;
+pub mod ops;
 #[cfg(feature = "pass")]
 pub mod pass;
 pub mod secret_env;
@@ -89,7 +90,11 @@ pub mod store;
 mod vault;
 
 pub use crypto::{ExcessiveWork, KdfLimits, Passphrase, SecretKey, SecretValue};
-pub use format::{FormatError, KdfParams, KeyName, Kind, Metadata, NameError};
+pub use format::limits::MAX_VALUE_LEN;
+pub use format::MINOR_VERSION as FORMAT_MINOR_VERSION;
+pub use format::{
+    FormatError, Header, KdfParams, KeyName, Kind, Metadata, NameError, Slot, SlotKind,
+};
 /// Keychain account of slot `slot_id` of vault `vault_id`:
 /// `<vault-id as 32 lowercase hex>/<slot id in decimal>` (FORMAT.md §4.3);
 /// [`slots::keychain::account_name`].
@@ -98,7 +103,9 @@ pub use slots::keychain::account_name as keychain_account;
 /// §4.3); [`slots::keychain::SERVICE`].
 pub use slots::keychain::SERVICE as KEYCHAIN_SERVICE;
 #[cfg(feature = "keychain")]
-pub use slots::keychain::{Keychain, KeychainError, KeychainUnlocker};
+pub use slots::keychain::{
+    Keychain, KeychainError, KeychainUnlocker, DEFAULT_TIMEOUT as KEYCHAIN_TIMEOUT,
+};
 pub use slots::recovery_code::RecoveryCodeError;
 pub use slots::{PassphraseUnlocker, RecoveryKey, Unlocker};
 pub use store::StoreError;

@@ -43,10 +43,16 @@ use crate::legacy::{file, KeyOptions, LegacyIoError, SafeStorage};
 use crate::vault::{SetOptions, Vault, VaultError};
 
 mod app;
+#[cfg(feature = "audit")]
+pub mod audit_env;
+mod kind;
 pub use app::{
-    backends, default_credentials_path, default_vault_path, vault_error_kind, LegacyImport,
-    LegacyItem, LegacyReport, Opened, ServiceOptions, Status, StatusSlot, ENV_VAULT, KEYCHAIN_ONLY,
+    backends, default_credentials_path, default_vault_path, LegacyImport, LegacyItem, LegacyReport,
+    Opened, ServiceOptions, Status, StatusSlot, ENV_VAULT, KEYCHAIN_ONLY,
 };
+#[cfg(feature = "audit")]
+pub use audit_env::{AuditMode, AuditSettings};
+pub use kind::{vault_error_kind, ErrorKind};
 
 /// The environment variables the app used before it had a credential
 /// store, and the keys they belong under: the default of

@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime};
 use credvault::audit::{rfc3339, AuditKey, Verification};
 use serde::Serialize;
 
-use super::Failure;
 use crate::audit::Settings;
 use crate::cli::AuditShowArgs;
 use crate::exit::{CliError, Exit};
+use crate::failure::Failure;
 use crate::output::{self, sanitize, Format};
 use crate::unlock::Context;
 

@@ -9,9 +9,9 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use credvault::format::SlotKind;
-use credvault::store::{self, generations};
-use credvault::{BackupOptions, Passphrase, SlotRef, Vault, VaultError, Verified};
+use credvault::{
+    ops, BackupOptions, Passphrase, SlotKind, SlotRef, StoreError, Vault, VaultError, Verified,
+};
 use serde::Serialize;
 
 use crate::cli::{BackupArgs, RestoreArgs, VerifyArgs};
@@ -20,10 +20,9 @@ use crate::output::{note, print, print_json, sanitize, warn, Format};
 use crate::passphrase::{ask, interactive, same, Confirm, Source};
 use crate::unlock::{Context, Credentials, Via};
 
-use super::init::choose_kdf;
-use super::kdf::weak_warning;
-use super::status::in_this_keychain;
-use super::Failure;
+use crate::failure::Failure;
+use crate::kdf::{choose_kdf, weak_warning};
+use crate::view::in_this_keychain;
 
 #[derive(Serialize)]
 struct SlotJson {
@@ -102,7 +101,7 @@ pub fn backup(args: &BackupArgs, context: &Context, format: Format) -> Result<Ex
     let done = vault
         .write_backup(&args.dest, &options, prove)
         .map_err(|e| match e {
-            VaultError::Store(store::StoreError::AlreadyExists(_)) => CliError::from(e).with_hint(
+            VaultError::Store(StoreError::AlreadyExists(_)) => CliError::from(e).with_hint(
                 "choose another DEST, or pass --force to replace it (never the vault itself)",
             ),
             e => e.into(),
@@ -264,7 +263,7 @@ pub fn restore(args: &RestoreArgs, context: &Context, format: Format) -> Result<
             (src.clone(), verified)
         }
         (None, Some(k)) => {
-            let src = generations::path(live, usize::from(k));
+            let src = ops::generation_path(live, usize::from(k));
             let bytes = Verified::read(&src).map_err(|e| no_generation(e, &src))?;
             let verified = verify_generation(context, bytes).map_err(|e| untouched(e, &src))?;
             (src.clone(), verified)
@@ -344,7 +343,7 @@ pub fn restore(args: &RestoreArgs, context: &Context, format: Format) -> Result<
 
 fn no_generation(e: VaultError, path: &Path) -> CliError {
     match e {
-        VaultError::Store(store::StoreError::NotFound(_)) => CliError::new(
+        VaultError::Store(StoreError::NotFound(_)) => CliError::new(
             Exit::FileSystem,
             format!("no earlier version of the vault at {}", shown(path)),
         )
@@ -420,23 +419,19 @@ fn confirm(question: &str) -> bool {
 /// `undo`: restores the newest generation.
 pub fn undo(context: &Context, format: Format) -> Result<Exit, Failure> {
     let live = context.vault_path()?;
-    let Some((k, path)) = generations::list(live).into_iter().next() else {
+    let Some((k, path)) = ops::generations(live).into_iter().next() else {
         return Err(no_generation(
-            store::StoreError::NotFound(generations::path(live, 1)).into(),
-            &generations::path(live, 1),
+            StoreError::NotFound(ops::generation_path(live, 1)).into(),
+            &ops::generation_path(live, 1),
         )
         .into());
     };
-    let before = Verified::read(live).ok().and_then(|b| {
-        credvault::format::parse_file(&b)
-            .ok()
-            .map(|p| p.header.save_counter)
-    });
+    let before = ops::peek(live).ok().map(|p| p.header.save_counter);
     let bytes = Verified::read(&path)?;
     let verified = verify_generation(context, bytes).map_err(|e| untouched(e, &path))?;
     let restored = verified.undo_to(live, k, context.open_options())?;
     let vault = &restored.vault;
-    let left = generations::list(live).len();
+    let left = ops::generations(live).len();
     match format {
         Format::Text => {
             let from = before
@@ -495,7 +490,7 @@ pub fn verify(args: &VerifyArgs, context: &Context, format: Format) -> Result<Ex
     let slots: Vec<SlotRef> = header.slots.iter().map(SlotRef::from).collect();
     // The directory of a backup (a USB stick, a share) is not the vault's:
     // only the file's own mode is worth a warning there.
-    let warnings: Vec<String> = store::mode_warnings(&path)
+    let warnings: Vec<String> = ops::file_warnings(&path)
         .into_iter()
         .filter(|w| args.path.is_none() || w.starts_with("vault file"))
         .collect();

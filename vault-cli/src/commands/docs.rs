@@ -4,7 +4,7 @@
 use crate::exit::{CliError, Exit};
 use crate::output::write_stdout;
 
-use super::Failure;
+use crate::failure::Failure;
 
 /// Prints the completion script for `shell`.
 pub fn completions(shell: clap_complete::Shell) -> Result<Exit, Failure> {

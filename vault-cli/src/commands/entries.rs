@@ -3,8 +3,7 @@
 use std::io::{self, IsTerminal};
 
 use base64::Engine as _;
-use credvault::format::limits::MAX_VALUE_LEN;
-use credvault::{KeyName, SecretValue};
+use credvault::{KeyName, SecretValue, MAX_VALUE_LEN};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -14,7 +13,7 @@ use crate::output::{note, print, print_json, print_secret_json, write_stdout, Fo
 use crate::passphrase::{ask, same, strip_one_newline};
 use crate::unlock::Context;
 
-use super::Failure;
+use crate::failure::Failure;
 
 /// `set KEY`: value from stdin (one trailing newline stripped) or a hidden
 /// prompt; never from argv.
@@ -119,7 +118,7 @@ fn read_stdin(max: usize) -> Result<Zeroizing<Vec<u8>>, CliError> {
 pub fn get(args: &GetArgs, context: &Context, format: Format) -> Result<Exit, Failure> {
     let key = KeyName::new(&args.key)?;
     let (value, source) = if args.env.is_some() || args.config.is_some() || args.pass {
-        let found = super::fallback::find(&key, args, context)?;
+        let found = crate::fallback::find(&key, args, context)?;
         (found.value, Some(found.source))
     } else {
         let vault = context.open()?;
@@ -127,10 +126,10 @@ pub fn get(args: &GetArgs, context: &Context, format: Format) -> Result<Exit, Fa
         (value, None)
     };
     if let (Format::Text, Some(source)) = (format, &source) {
-        note(&super::fallback::describe(&key, source));
+        note(&crate::fallback::describe(&key, source));
     }
-    let (source_kind, source_env, source_config) = super::fallback::json_fields(source.as_ref());
-    let source_pass = super::fallback::pass_field(source.as_ref());
+    let (source_kind, source_env, source_config) = crate::fallback::json_fields(source.as_ref());
+    let source_pass = crate::fallback::pass_field(source.as_ref());
     match format {
         Format::Text => {
             let mut out = Zeroizing::new(Vec::with_capacity(value.len() + 1));

@@ -21,7 +21,7 @@ use crate::exit::{CliError, Exit};
 use crate::output::sanitize;
 use crate::unlock::Context;
 
-use super::Failure;
+use crate::failure::Failure;
 
 /// Runs `exec`.
 pub fn run(args: &ExecArgs, context: &Context) -> Result<Exit, Failure> {
@@ -50,7 +50,7 @@ pub fn run(args: &ExecArgs, context: &Context) -> Result<Exit, Failure> {
         cmd.env(var, os_value(value.expose())?);
     }
     for (var, login) in &args.oauth {
-        let token = super::oauth::token_for_exec(&mut vault, login)?;
+        let token = crate::token::token_for_exec(&mut vault, login)?;
         cmd.env(var, os_value(token.expose())?);
     }
     drop(vault);

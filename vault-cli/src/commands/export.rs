@@ -24,9 +24,7 @@ use std::io::{IsTerminal, Read};
 use std::path::Path;
 
 use base64::Engine as _;
-use credvault::format::limits::MAX_VALUE_LEN;
-use credvault::format::{Kind, Metadata};
-use credvault::{store, KeyName, SecretValue, SetOptions, VaultError};
+use credvault::{ops, KeyName, Kind, Metadata, SecretValue, SetOptions, MAX_VALUE_LEN};
 use serde::{Deserialize, Serialize, Serializer};
 use zeroize::Zeroizing;
 
@@ -35,7 +33,7 @@ use crate::exit::{CliError, Exit};
 use crate::output::{note, print, print_json, sanitize, warn, write_stdout, Format};
 use crate::unlock::Context;
 
-use super::Failure;
+use crate::failure::Failure;
 
 /// The `format` member of an export.
 pub const FORMAT: &str = "credvault-export-v1";
@@ -104,9 +102,7 @@ pub fn export(args: &ExportArgs, context: &Context, format: Format) -> Result<Ex
         };
     if let Some(path) = args.output.as_deref().filter(|_| !to_stdout) {
         // Refuse before anything is unlocked or decrypted.
-        if store::exists(path).map_err(VaultError::from)? {
-            return Err(VaultError::from(store::StoreError::AlreadyExists(path.to_owned())).into());
-        }
+        ops::refuse_existing(path)?;
     }
     let vault = context.open()?;
     let names = vault.list(None);
@@ -172,8 +168,7 @@ pub fn export(args: &ExportArgs, context: &Context, format: Format) -> Result<Ex
     let count = names.len();
     match args.output.as_deref() {
         Some(path) if !to_stdout => {
-            store::ensure_dir(path).map_err(VaultError::from)?;
-            store::create_new(path, &out).map_err(VaultError::from)?;
+            ops::write_new_private_file(path, &out)?;
             warn(&format!(
                 "{} now holds all {count} values in PLAINTEXT: anyone who can read it has every credential. Import it where it is going, then delete it (shred -u); never sync, back up or commit it",
                 sanitize(&path.display().to_string())

@@ -2,16 +2,14 @@
 //! (generations `VAULT.1` … `VAULT.N` made by every save, `VAULT.bak-*`
 //! made by `restore` and `undo`), and what a revoking command removed.
 
-use std::path::PathBuf;
-
 use serde::Serialize;
 
 use crate::cli::GenerationsCommand;
 use crate::exit::Exit;
-use crate::output::{note, print, print_json, Format};
+use crate::output::{note, print, print_json, purged_paths, Format};
 use crate::unlock::Context;
 
-use super::Failure;
+use crate::failure::Failure;
 
 /// Runs `generations list` or `generations purge`.
 pub fn run(
@@ -82,7 +80,7 @@ fn purge(context: &Context, format: Format) -> Result<Exit, Failure> {
                 purged: Vec<String>,
             }
             print_json(&Purged {
-                purged: paths(&removed),
+                purged: purged_paths(&removed),
             })?;
         }
         Format::Text => note(&format!(
@@ -92,22 +90,4 @@ fn purge(context: &Context, format: Format) -> Result<Exit, Failure> {
         )),
     }
     Ok(Exit::Ok)
-}
-
-/// Paths as text for JSON.
-pub fn paths(purged: &[PathBuf]) -> Vec<String> {
-    purged.iter().map(|p| p.display().to_string()).collect()
-}
-
-/// Tells (text mode) what a revoking command removed: the generations
-/// and `.bak-*` copies that still opened with the revoked credential.
-pub fn report_purged(purged: &[PathBuf], format: Format) {
-    if format == Format::Text && !purged.is_empty() {
-        note(&format!(
-            "removed {} kept cop{} (generations, .bak-*) that still opened with the old credential: {}; `undo` has no earlier version now. Backups you made elsewhere keep their old credentials",
-            purged.len(),
-            if purged.len() == 1 { "y" } else { "ies" },
-            paths(purged).join(", ")
-        ));
-    }
 }

@@ -13,19 +13,18 @@
 
 use std::time::Duration;
 
-use credvault::format::SlotKind;
-use credvault::{store, KdfParams, NewSlot, Passphrase, RecoveryKey, Vault};
+use credvault::{ops, KdfParams, NewSlot, Passphrase, RecoveryKey, SlotKind, Vault};
 use serde::Serialize;
 
-use crate::cli::{InitArgs, KdfArgs};
+use crate::cli::InitArgs;
 use crate::exit::{CliError, Exit};
 use crate::output::{note, print_secret_json, warn, Format};
 use crate::passphrase::{self, Confirm, Source};
 use crate::recovery;
 use crate::unlock::{keychain_detail, Backend, Context};
 
-use super::kdf::{self, describe, weak_warning, KdfJson};
-use super::Failure;
+use crate::failure::Failure;
+use crate::kdf::{choose_kdf, describe, weak_warning, KdfJson};
 
 /// The warning for a vault only this machine's keychain opens.
 pub use credvault::service::KEYCHAIN_ONLY;
@@ -35,11 +34,7 @@ pub fn run(args: &InitArgs, context: &Context, format: Format) -> Result<Exit, F
     let path = context.vault_path()?;
     // Checked again, atomically, under the lock by Vault::create; checking
     // here first spares the user a prompt and a calibration for nothing.
-    if store::exists(path).map_err(credvault::VaultError::from)? {
-        return Err(
-            credvault::VaultError::from(store::StoreError::AlreadyExists(path.to_owned())).into(),
-        );
-    }
+    ops::refuse_existing(path)?;
     let backend = Backend::choose(context);
     let keychain_error = match &backend {
         Backend::Passphrase { keychain_unusable } => keychain_unusable.clone(),
@@ -378,26 +373,4 @@ fn new_passphrase(
         return Err(CliError::usage("refusing an empty passphrase").into());
     }
     Ok(passphrase)
-}
-
-/// The Argon2id parameters of a new passphrase slot: the three `--kdf-*`
-/// options, or calibrated on this machine as `kdf-calibrate` does, with
-/// its defaults (with the time it took).
-pub fn choose_kdf(args: &KdfArgs) -> Result<(KdfParams, Option<Duration>), CliError> {
-    match (
-        args.kdf_memory_mib,
-        args.kdf_iterations,
-        args.kdf_parallelism,
-    ) {
-        (Some(m), Some(t), Some(p)) => {
-            let kdf = KdfParams::new(m.saturating_mul(1024), t, p)
-                .map_err(|e| CliError::usage(e.to_string()))?;
-            Ok((kdf, None))
-        }
-        // clap only accepts the three options together.
-        _ => {
-            let calibration = kdf::calibrate(kdf::default_target(), kdf::default_max_memory_kib());
-            Ok((calibration.params, Some(calibration.took)))
-        }
-    }
 }

@@ -4,9 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use credvault::legacy::migrate::{default_credentials_path as credentials_path, ReadError};
 use credvault::legacy::{
-    credentials_json, file, ImportOptions, ImportPlan, KeyOptions, LegacyIoError, Platform,
-    SafeStorage, SafeStoragePassword, Status,
+    file, ImportPlan, KeyOptions, LegacyIoError, LegacySource, MigrateError, Migrated, Migration,
+    Platform, SafeStoragePassword, Status,
 };
 use credvault::service::{self, EnvStatus, DEFAULT_ENV_MAP};
 use serde::Serialize;
@@ -17,12 +18,12 @@ use crate::output::{note, print, print_json, sanitize, Format};
 use crate::passphrase::strip_one_newline;
 use crate::unlock::Context;
 
-use super::Failure;
+use crate::failure::Failure;
 
 /// Largest safeStorage password file read.
 const MAX_PASSWORD_FILE_LEN: u64 = 64 * 1024;
 
-/// `import-legacy [PATH]`.
+/// `import-legacy [PATH]`: a face over [`LegacySource`].
 pub fn import(args: &ImportLegacyArgs, context: &Context, format: Format) -> Result<Exit, Failure> {
     let path = match &args.path {
         Some(p) => p.clone(),
@@ -30,16 +31,14 @@ pub fn import(args: &ImportLegacyArgs, context: &Context, format: Format) -> Res
     };
     // What was read is remembered exactly: --remove-legacy removes the
     // file only if it is still this one (issue 13).
-    let (bytes, identity) = file::read_identified(&path, credentials_json::MAX_FILE_LEN)
-        .map_err(|e| io_error(e, &args.app_name))?;
-    let legacy = credentials_json::parse(&bytes).map_err(|e| {
-        CliError::new(
+    let source = LegacySource::read(&path).map_err(|e| match e {
+        ReadError::Io(e) => io_error(e, &args.app_name),
+        e => CliError::new(
             Exit::Incomplete,
             format!("cannot import {}: {e}", shown(&path)),
         )
-        .with_hint("check that PATH is the app's credentials.json; nothing was imported")
+        .with_hint("check that PATH is the app's credentials.json; nothing was imported"),
     })?;
-    drop(bytes);
 
     let platform = args
         .platform
@@ -50,52 +49,40 @@ pub fn import(args: &ImportLegacyArgs, context: &Context, format: Format) -> Res
         .as_deref()
         .map(read_password)
         .transpose()?;
-    let local_state = args
-        .local_state
-        .clone()
-        .or_else(|| path.parent().map(|dir| dir.join("Local State")));
-    let mut keys = SafeStorage::new(KeyOptions {
+    let keys = KeyOptions {
         platform,
         app_name: args.app_name.clone(),
         password,
         os_keychain: !context.no_keychain,
-        local_state,
+        local_state: args.local_state.clone().or_else(|| source.local_state()),
         ..KeyOptions::new(&args.app_name)
-    });
+    };
 
     let mut vault = context.open()?;
-    let plan = ImportPlan::new(
-        &legacy,
-        &vault,
-        &mut keys,
-        ImportOptions {
-            overwrite: args.overwrite,
-        },
-    )?;
-    let mut removed = false;
-    let mut verified = false;
-    if !args.dry_run {
-        plan.commit(&mut vault)?;
-        plan.verify(&mut vault).map_err(|e| {
-            CliError::new(Exit::Incomplete, format!("verification failed: {e}"))
-                .with_hint("the legacy file was left alone; run `credvault import-legacy` again")
-        })?;
-        verified = true;
-        if args.remove_legacy && plan.is_complete() {
-            file::remove_if_unchanged(&path, &identity).map_err(|e| match e {
-                file::LegacyIoError::Changed { .. } => CliError::new(
-                    Exit::Incomplete,
-                    format!("imported and verified what was read, but the legacy file was not removed: {e}"),
-                )
-                .with_hint("the app saved it during the import; run `credvault import-legacy --remove-legacy` again to import the new values"),
-                e => CliError::new(
-                    Exit::FileSystem,
-                    format!("imported and verified, but the legacy file could not be removed: {e}"),
-                ),
-            })?;
-            removed = true;
-        }
-    }
+    let how = Migration {
+        dry_run: args.dry_run,
+        overwrite: args.overwrite,
+        remove_legacy: args.remove_legacy,
+    };
+    let Migrated {
+        plan,
+        verified,
+        removed,
+    } = source.import_into(&mut vault, keys, how).map_err(|e| match e {
+        MigrateError::Verify(e) => CliError::new(Exit::Incomplete, format!("verification failed: {e}"))
+            .with_hint("the legacy file was left alone; run `credvault import-legacy` again"),
+        MigrateError::Remove(e @ LegacyIoError::Changed { .. }) => CliError::new(
+            Exit::Incomplete,
+            format!("imported and verified what was read, but the legacy file was not removed: {e}"),
+        )
+        .with_hint("the app saved it during the import; run `credvault import-legacy --remove-legacy` again to import the new values"),
+        MigrateError::Remove(e) => CliError::new(
+            Exit::FileSystem,
+            format!("imported and verified, but the legacy file could not be removed: {e}"),
+        ),
+        MigrateError::Vault(e) => CliError::from(e),
+        e => CliError::new(Exit::Incomplete, sanitize(&e.to_string())),
+    })?;
 
     report_import(&plan, &path, args, verified, removed, format)?;
 
@@ -251,13 +238,11 @@ fn report_import(
 /// (`~/.config/<app>` on Linux, `~/Library/Application Support/<app>` on
 /// macOS, `%APPDATA%\<app>` on Windows).
 fn default_credentials_path(app_name: &str) -> Result<PathBuf, CliError> {
-    directories::BaseDirs::new()
-        .map(|dirs| dirs.config_dir().join(app_name).join("credentials.json"))
-        .ok_or_else(|| {
-            CliError::usage(
-                "cannot find a home directory for the default credentials.json; pass its PATH",
-            )
-        })
+    credentials_path(app_name).ok_or_else(|| {
+        CliError::usage(
+            "cannot find a home directory for the default credentials.json; pass its PATH",
+        )
+    })
 }
 
 fn read_password(path: &Path) -> Result<SafeStoragePassword, CliError> {

@@ -5,9 +5,8 @@
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
-use credvault::format::{self, limits};
 use credvault::merge::{Side, Taken};
-use credvault::store;
+use credvault::ops::{self, PeekError};
 use credvault::{CopyMerge, MergeOptions, MergeReport, SlotRef, Vault, VaultError};
 use serde::Serialize;
 
@@ -16,7 +15,7 @@ use crate::exit::{CliError, Exit};
 use crate::output::{note, print, print_json, sanitize, Format};
 use crate::unlock::{CliUnlocker, Context};
 
-use super::Failure;
+use crate::failure::Failure;
 
 #[derive(Serialize)]
 struct SlotJson {
@@ -321,7 +320,7 @@ fn copy_json(c: CopyMerge, dry_run: bool) -> CopyJson {
 /// left as it was and the exit is non-zero, so git reports a conflict on
 /// an intact vault (never conflict markers).
 pub fn git_merge_driver(args: &GitMergeDriverArgs, context: &Context) -> Result<Exit, Failure> {
-    let lock = store::lock_path(&args.ours);
+    let lock = credvault::ops::lock_path(&args.ours);
     let had_lock = lock.exists();
     let result = driver_merge(args, context);
     if !had_lock {
@@ -369,28 +368,25 @@ pub fn git_textconv(args: &GitTextconvArgs, context: &Context) -> Result<Exit, F
 }
 
 fn textconv(path: &Path, context: &Context) -> String {
-    let bytes = match store::read(path, limits::MAX_FILE_LEN) {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(size)) => return format!("not readable as a credvault vault: {size} bytes\n"),
-        Err(e) => return format!("not readable: {}\n", sanitize(&e.to_string())),
-    };
-    if bytes.is_empty() {
-        return String::new();
-    }
-    let parsed = match format::parse_file(&bytes) {
+    let parsed = match ops::peek(path) {
         Ok(parsed) => parsed,
-        Err(e) => {
+        Err(PeekError::TooLarge(size)) => {
+            return format!("not readable as a credvault vault: {size} bytes\n")
+        }
+        Err(PeekError::Io(e)) => return format!("not readable: {}\n", sanitize(&e.to_string())),
+        Err(PeekError::NotAVault { len: 0, .. }) => return String::new(),
+        Err(PeekError::NotAVault { error, len }) => {
             return format!(
-                "not a credvault vault ({}), {} bytes\n",
-                sanitize(&e.to_string()),
-                bytes.len()
+                "not a credvault vault ({}), {len} bytes\n",
+                sanitize(&error.to_string()),
             )
         }
+        Err(e) => return format!("not readable: {}\n", sanitize(&e.to_string())),
     };
     let header = &parsed.header;
     let mut out = format!(
         "credvault vault, format 1.{}, vault id {}, save counter {}\n",
-        parsed.prefix.minor,
+        parsed.minor,
         hex(&header.vault_id),
         header.save_counter
     );

@@ -1,5 +1,8 @@
-//! One module per command group. Each command returns the exit code of a
-//! success (`has` exits 1 when the key is absent) or a [`Failure`].
+//! One module per command group, and the dispatch to them. Each command
+//! returns the exit code of a success (`has` exits 1 when the key is
+//! absent) or a [`Failure`]. Commands depend on the shared modules of the
+//! crate (`failure`, `exit`, `output`, `unlock`, `kdf`, `view`, ...), never
+//! on each other or on this file (`tests/cli/architecture.rs` checks it).
 
 mod audit;
 mod backup;
@@ -7,7 +10,6 @@ mod docs;
 mod entries;
 mod exec;
 mod export;
-mod fallback;
 mod generations;
 mod init;
 mod kdf;
@@ -20,54 +22,11 @@ mod session;
 mod slot;
 mod status;
 
-use credvault::VaultError;
-
 use crate::cli::Command;
-use crate::exit::{CliError, Exit};
-use crate::output::{Closed, Format, OutputError};
+use crate::exit::Exit;
+use crate::failure::Failure;
+use crate::output::Format;
 use crate::unlock::Context;
-
-/// Why a command stopped early.
-#[derive(Debug)]
-pub enum Failure {
-    /// An error to report, with its exit code.
-    Error(CliError),
-    /// Stdout was closed by its reader: stop quietly, exit 0.
-    Closed(Closed),
-}
-
-impl From<CliError> for Failure {
-    fn from(e: CliError) -> Self {
-        Failure::Error(e)
-    }
-}
-
-impl From<VaultError> for Failure {
-    fn from(e: VaultError) -> Self {
-        Failure::Error(e.into())
-    }
-}
-
-impl From<credvault::oauth::OAuthError> for Failure {
-    fn from(e: credvault::oauth::OAuthError) -> Self {
-        Failure::Error(e.into())
-    }
-}
-
-impl From<credvault::NameError> for Failure {
-    fn from(e: credvault::NameError) -> Self {
-        Failure::Error(e.into())
-    }
-}
-
-impl From<OutputError> for Failure {
-    fn from(e: OutputError) -> Self {
-        match e {
-            OutputError::Closed(c) => Failure::Closed(c),
-            OutputError::Failed(e) => Failure::Error(e),
-        }
-    }
-}
 
 /// Runs `command` (its audit line is written around this, in `main`).
 pub fn run(

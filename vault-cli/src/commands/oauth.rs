@@ -15,7 +15,8 @@ use crate::exit::{CliError, Exit};
 use crate::output::{note, print, print_json, print_secret_json, sanitize, warn, Format};
 use crate::unlock::Context;
 
-use super::Failure;
+use crate::failure::Failure;
+use crate::token::{left_text, now_ms};
 
 /// Runs an `oauth` subcommand.
 pub fn run(command: &OauthCommand, context: &Context, format: Format) -> Result<Exit, Failure> {
@@ -337,19 +338,6 @@ fn print_token(
     Ok(())
 }
 
-/// The fresh access token of login `login` for `exec --oauth`.
-pub fn token_for_exec(vault: &mut credvault::Vault, login: &str) -> Result<SecretValue, Failure> {
-    let login_name = name(login)?;
-    let valid = oauth::valid_token(vault, &login_name, Duration::from_secs(300), false, &[])?;
-    if let Some(why) = &valid.stale {
-        warn(&format!(
-            "could not refresh {login_name} ({why}); the current token still has {} left",
-            left_text(valid.expires_ms)
-        ));
-    }
-    Ok(valid.token)
-}
-
 #[derive(Serialize)]
 struct StatusJson {
     name: String,
@@ -392,20 +380,6 @@ fn status_json(login_name: &LoginName, state: &TokenState) -> StatusJson {
             }
         }),
         needs_login: c.needs_login,
-    }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-fn left_text(expires_ms: Option<u64>) -> String {
-    match expires_ms {
-        Some(at) => crate::duration::show(Duration::from_millis(at.saturating_sub(now_ms()))),
-        None => "an unknown time".to_owned(),
     }
 }
 

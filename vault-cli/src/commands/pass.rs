@@ -2,15 +2,15 @@
 //! every key (never a value) as `import-legacy` does, and exits 6 when a
 //! key failed, was unmappable or is a conflict.
 
-use credvault::pass::{self, PassBackend, PassError, PassOptions, Prefix, Report, Side, Status};
+use credvault::pass::{self, PassBackend, PassOptions, Prefix, Report, Side, Status};
 use serde::Serialize;
 
 use crate::cli::{PassCommand, PassStoreArgs, PreferArg};
-use crate::exit::{CliError, Exit};
+use crate::exit::{pass_error, CliError, Exit};
 use crate::output::{note, print, print_json, sanitize, Format};
 use crate::unlock::Context;
 
-use super::Failure;
+use crate::failure::Failure;
 
 /// Most failed names listed in the one-line error.
 const MAX_LISTED: usize = 5;
@@ -37,10 +37,10 @@ pub fn run(command: &PassCommand, context: &Context, format: Format) -> Result<E
             }),
         ),
     };
-    let prefix = Prefix::new(&common.prefix).map_err(error)?;
+    let prefix = Prefix::new(&common.prefix).map_err(pass_error)?;
     let backend = backend(common);
     // Check the store before asking for a passphrase.
-    backend.check_initialised().map_err(error)?;
+    backend.check_initialised().map_err(pass_error)?;
     let options = PassOptions {
         prefix,
         dry_run: common.dry_run,
@@ -53,7 +53,7 @@ pub fn run(command: &PassCommand, context: &Context, format: Format) -> Result<E
         Op::Export => pass::export(&mut vault, &backend, &options),
         Op::Sync => pass::sync(&mut vault, &backend, &options),
     }
-    .map_err(error)?;
+    .map_err(pass_error)?;
     show(&report, &backend, &options, format)?;
 
     let left: Vec<String> = report
@@ -99,21 +99,6 @@ fn backend(common: &PassStoreArgs) -> PassBackend {
     match &common.store {
         Some(dir) => PassBackend::new(dir),
         None => PassBackend::from_env(),
-    }
-}
-
-/// The exit code and message of a [`PassError`].
-pub fn error(e: PassError) -> CliError {
-    let message = sanitize(&e.to_string());
-    match e {
-        PassError::Vault(v) => CliError::from(v),
-        PassError::InvalidPrefix(_) | PassError::InvalidName(_) => CliError::usage(message),
-        PassError::NotInstalled { .. } => CliError::new(Exit::FileSystem, message)
-            .with_hint("install pass (Debian: apt-get install pass gnupg)"),
-        PassError::NotInitialised(_) => CliError::new(Exit::FileSystem, message)
-            .with_hint("point --store or PASSWORD_STORE_DIR at your store"),
-        PassError::Io { .. } => CliError::new(Exit::FileSystem, message),
-        _ => CliError::new(Exit::Incomplete, message),
     }
 }
 

@@ -4,8 +4,7 @@
 //! with the old credential; a rekey makes everything old useless against
 //! the current vault.
 
-use credvault::format::SlotKind;
-use credvault::{KdfParams, NewSlot, RecoveryKey, RekeyOptions, VaultError};
+use credvault::{KdfParams, NewSlot, RecoveryKey, RekeyOptions, SlotKind, VaultError};
 use serde::Serialize;
 
 use crate::cli::{PasswdArgs, RekeyArgs, RotateArgs};
@@ -15,9 +14,8 @@ use crate::passphrase::{Confirm, Source};
 use crate::recovery::{self, ENV_RECOVERY};
 use crate::unlock::{Context, Via};
 
-use super::init::choose_kdf;
-use super::kdf::{describe, weak_warning, KdfJson};
-use super::Failure;
+use crate::failure::Failure;
+use crate::kdf::{choose_kdf, describe, weak_warning, KdfJson};
 
 /// `passwd [--slot ID]`: a new passphrase for one passphrase slot.
 pub fn passwd(args: &PasswdArgs, context: &Context, format: Format) -> Result<Exit, Failure> {
@@ -107,7 +105,7 @@ pub fn passwd(args: &PasswdArgs, context: &Context, format: Format) -> Result<Ex
             note(&format!(
                 "changed the passphrase of slot {id}. This is a rewrap: the data key and the values are unchanged, so copies made elsewhere before (backups, sync history) still open with the old passphrase; if it may be known to someone else, run `credvault rekey` as well"
             ));
-            super::generations::report_purged(&purged, format);
+            crate::output::report_purged(&purged, format);
         }
         Format::Json => {
             #[derive(Serialize)]
@@ -121,7 +119,7 @@ pub fn passwd(args: &PasswdArgs, context: &Context, format: Format) -> Result<Ex
                 slot: id,
                 rewrapped: true,
                 kdf: KdfJson::from(&kdf),
-                purged: super::generations::paths(&purged),
+                purged: crate::output::purged_paths(&purged),
             })?;
         }
     }
@@ -258,7 +256,7 @@ pub fn rekey(args: &RekeyArgs, context: &Context, format: Format) -> Result<Exit
                 moves.join(", "),
                 if session_ended { "; the session unlock was ended" } else { "" }
             ));
-            super::generations::report_purged(&purged, format);
+            crate::output::report_purged(&purged, format);
             match &file {
                 Some(file) => note(&format!("the new recovery code was written to {file}")),
                 None => {
@@ -315,7 +313,7 @@ pub fn rekey(args: &RekeyArgs, context: &Context, format: Format) -> Result<Exit
                         .map(|(slot, code)| CodeJson { slot: *slot, code })
                         .collect(),
                     recovery_code_file: file.clone(),
-                    purged: super::generations::paths(&purged),
+                    purged: crate::output::purged_paths(&purged),
                     session_ended,
                     warnings,
                 },
@@ -354,7 +352,7 @@ pub fn rotate(args: &RotateArgs, context: &Context, format: Format) -> Result<Ex
             } else {
                 format!("added recovery slot {id}")
             });
-            super::generations::report_purged(&purged, format);
+            crate::output::report_purged(&purged, format);
             match &file {
                 Some(file) => note(&format!("the new recovery code was written to {file}")),
                 None => recovery::show(&key, id).map_err(recovery::undelivered_stdout)?,
@@ -376,7 +374,7 @@ pub fn rotate(args: &RotateArgs, context: &Context, format: Format) -> Result<Ex
                     replaced: had,
                     recovery_code: file.is_none().then_some(code.as_str()),
                     recovery_code_file: file.clone(),
-                    purged: super::generations::paths(&purged),
+                    purged: crate::output::purged_paths(&purged),
                 },
                 16 * 1024,
             )

@@ -16,7 +16,7 @@ use crate::exit::{CliError, Exit};
 use crate::output::{note, print_json, Format};
 use crate::unlock::Context;
 
-use super::Failure;
+use crate::failure::Failure;
 
 /// Runs `unlock`.
 #[cfg(target_os = "linux")]
@@ -90,24 +90,6 @@ fn keyring_failed(e: credvault::session::SessionError) -> CliError {
     CliError::new(Exit::FileSystem, e.to_string()).with_hint(
         "the kernel keyring is not usable here (disabled, or blocked in this container); the vault still opens with its keychain or passphrase slots",
     )
-}
-
-/// The kernel's remaining time of the cached key of `vault_id`, as
-/// /proc/keys shows it ("59s", "14m", "2h"), if it can be read.
-#[cfg(target_os = "linux")]
-pub fn remaining(vault_id: &[u8; 16]) -> Option<String> {
-    let description = credvault::session::description(vault_id);
-    let keys = std::fs::read_to_string("/proc/keys").ok()?;
-    // "<id> <flags> <usage> <timeout> <perm> <uid> <gid> <type> <description>: <summary>"
-    let line = keys
-        .lines()
-        .find(|l| l.split_whitespace().nth(8) == Some(&format!("{description}:")))?;
-    let timeout = line.split_whitespace().nth(3)?;
-    let unit_ok = timeout.ends_with(['s', 'm', 'h', 'd', 'w']);
-    let digits_ok = timeout
-        .get(..timeout.len().saturating_sub(1))
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    (unit_ok && digits_ok).then(|| timeout.to_owned())
 }
 
 #[cfg(not(target_os = "linux"))]

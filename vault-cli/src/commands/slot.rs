@@ -2,8 +2,7 @@
 //! vault can be unlocked. Every change unlocks the vault first, and a
 //! removal never leaves the vault without a slot that can open it.
 
-use credvault::format::{Slot, SlotKind};
-use credvault::{KeychainCleanup, NewSlot, VaultError};
+use credvault::{KeychainCleanup, NewSlot, Slot, SlotKind, VaultError};
 use serde::Serialize;
 
 use crate::cli::{AddPassphraseArgs, AddSlot, SlotCommand, StatusArgs};
@@ -12,10 +11,9 @@ use crate::output::{note, print, print_json, warn, Format};
 use crate::passphrase::{Confirm, Source};
 use crate::unlock::{Context, Via};
 
-use super::init::choose_kdf;
-use super::kdf::{describe, weak_warning, KdfJson};
-use super::status::{in_this_keychain, slot_lines, slot_views, View};
-use super::Failure;
+use crate::failure::Failure;
+use crate::kdf::{choose_kdf, describe, weak_warning, KdfJson};
+use crate::view::{in_this_keychain, slot_lines, slot_views, View};
 
 /// Runs a `slot` subcommand.
 pub fn run(command: &SlotCommand, context: &Context, format: Format) -> Result<Exit, Failure> {
@@ -38,7 +36,7 @@ fn list(args: &StatusArgs, context: &Context, format: Format) -> Result<Exit, Fa
             struct Listed<'a> {
                 path: String,
                 unlocked: bool,
-                slots: &'a [super::status::SlotJson],
+                slots: &'a [crate::view::SlotJson],
             }
             print_json(&Listed {
                 path: view.path().display().to_string(),
@@ -246,7 +244,7 @@ fn remove(id: u32, context: &Context, format: Format) -> Result<Exit, Failure> {
                 ""
             };
             note(&format!("removed {kind} slot {id}{detail}"));
-            super::generations::report_purged(&purged, format);
+            crate::output::report_purged(&purged, format);
         }
         Format::Json => {
             #[derive(Serialize)]
@@ -266,7 +264,7 @@ fn remove(id: u32, context: &Context, format: Format) -> Result<Exit, Failure> {
                 removed: RemovedSlot { id, kind },
                 keychain_item: item,
                 warnings,
-                purged: super::generations::paths(&purged),
+                purged: crate::output::purged_paths(&purged),
             })?;
         }
     }

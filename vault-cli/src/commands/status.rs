@@ -6,21 +6,18 @@
 //! credential is needed, but the header is not authenticated and the
 //! entry count is unknown.
 
-use std::path::PathBuf;
-
-use credvault::format::{Header, Slot, SlotKind, MINOR_VERSION};
-use credvault::slots::keychain::SERVICE;
-use credvault::{store, KeychainError};
+use credvault::ops::{self, Protection, UnlockedBy};
+use credvault::service::KEYCHAIN_ONLY;
+use credvault::{Slot, SlotKind, FORMAT_MINOR_VERSION as MINOR_VERSION};
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
-use crate::exit::{CliError, Exit};
+use crate::exit::Exit;
+use crate::failure::Failure;
+use crate::kdf::weak_warning;
 use crate::output::{print, print_json, sanitize, Format};
 use crate::unlock::{keychain_detail, Context, Opened, Via};
-
-use super::init::KEYCHAIN_ONLY;
-use super::kdf::{describe, weak_warning, KdfJson};
-use super::Failure;
+use crate::view::{session_remaining, slot_lines, slot_views, SlotJson, View};
 
 #[derive(Serialize)]
 struct Status {
@@ -88,89 +85,19 @@ struct SessionJson {
     expires_in: Option<String>,
 }
 
-/// One key slot, as `status` and `slot list` show it.
-#[derive(Serialize)]
-pub(super) struct SlotJson {
-    id: u32,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    kdf: Option<KdfJson>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    service: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    account: Option<String>,
-    /// Keychain slots: whether this machine's keychain holds the key that
-    /// opens the slot (null: could not check).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    this_machine: Option<Option<bool>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    type_code: Option<u64>,
-    unlocked: bool,
-}
-
-/// The vault as `status` and `slot list` see it: unlocked, or only its
-/// header with `--no-unlock`.
-pub(super) struct View {
-    path: PathBuf,
-    header: Header,
-    minor: u8,
-    opened: Option<Opened>,
-}
-
-impl View {
-    /// Unlocks the vault, or reads its header alone with `no_unlock`.
-    pub(super) fn load(context: &Context, no_unlock: bool) -> Result<View, CliError> {
-        let path = context.vault_path()?;
-        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-        if no_unlock {
-            let (header, minor) = context.read_header()?;
-            return Ok(View {
-                path,
-                header,
-                minor,
-                opened: None,
-            });
-        }
-        let opened = context.open_detailed()?;
-        Ok(View {
-            path,
-            header: opened.vault.header().clone(),
-            minor: opened.vault.format_version().1,
-            opened: Some(opened),
-        })
-    }
-
-    /// The vault's absolute path.
-    pub(super) fn path(&self) -> &std::path::Path {
-        &self.path
-    }
-
-    /// Whether the vault was unlocked (so the header is authenticated).
-    pub(super) fn is_unlocked(&self) -> bool {
-        self.opened.is_some()
-    }
-
-    fn slots(&self) -> &[Slot] {
-        &self.header.slots
-    }
-
-    fn unlocked_by_slot(&self) -> Option<u32> {
-        match self.opened.as_ref()?.via {
-            Via::Slot(id) => Some(id),
-            Via::Session => None,
-        }
-    }
-}
-
 /// Runs `status`.
 pub fn run(args: &StatusArgs, context: &Context, format: Format) -> Result<Exit, Failure> {
     let view = View::load(context, args.no_unlock)?;
     let slots = slot_views(&view, context);
     let keychain = keychain_state(&view, context);
     let session = session_state(&view);
-    let mut warnings = warnings(&view, &slots, &keychain);
-    let conflict_copies: Vec<ConflictCopyJson> = store::conflict_copies(&view.path)
-        .unwrap_or_default()
+    let unlocked = view.opened.as_ref().map(|o| match o.via {
+        Via::Session => UnlockedBy::Session,
+        Via::Slot(id) => UnlockedBy::Slot(id),
+    });
+    let protection = ops::protection(view.slots(), unlocked);
+    let mut warnings = warnings(&view, &slots, &keychain, &protection);
+    let conflict_copies: Vec<ConflictCopyJson> = ops::conflict_copies(&view.path)
         .into_iter()
         .map(|(path, tool)| ConflictCopyJson {
             path: path.display().to_string(),
@@ -183,24 +110,15 @@ pub fn run(args: &StatusArgs, context: &Context, format: Format) -> Result<Exit,
             conflict_copies.len()
         ));
     }
-    let backends = backends(view.slots());
-    let unlocked_by = view.opened.as_ref().map(|o| match o.via {
-        Via::Session => "session",
-        Via::Slot(id) => view
-            .slots()
-            .iter()
-            .find(|s| s.id == id)
-            .map_or("unknown", Slot::type_name),
-    });
     let status = Status {
         path: view.path.display().to_string(),
         format_version: format!("1.{}", view.minor),
         encryption_available: true,
-        backend: backends.first().copied().unwrap_or("unknown"),
-        backends,
+        backend: protection.backend,
+        backends: protection.backends,
         unlocked: view.opened.is_some(),
-        unlocked_by,
-        unlocked_by_slot: view.unlocked_by_slot(),
+        unlocked_by: protection.unlocked_by,
+        unlocked_by_slot: protection.unlocked_by_slot,
         keychain_available: keychain.available,
         keychain_check_ms: context.keychain_connect_time().map(|d| d.as_millis()),
         keychain_error: keychain.error.clone(),
@@ -218,12 +136,6 @@ pub fn run(args: &StatusArgs, context: &Context, format: Format) -> Result<Exit,
         Format::Text => print(&text(&status, &view, context))?,
     }
     Ok(Exit::Ok)
-}
-
-/// The slot types present, in order of preference: the keychain (no
-/// prompt), the passphrase, the recovery code as a last resort.
-fn backends(slots: &[Slot]) -> Vec<&'static str> {
-    credvault::service::backends(slots)
 }
 
 struct KeychainState {
@@ -260,64 +172,6 @@ fn opened_by_keychain(opened: &Opened, slots: &[Slot]) -> bool {
     matches!(opened.via, Via::Slot(id) if slots.iter().any(|s| s.id == id && matches!(s.kind, SlotKind::Keychain(_))))
 }
 
-/// Every slot, with whether this machine's keychain opens each keychain
-/// slot.
-pub(super) fn slot_views(view: &View, context: &Context) -> Vec<SlotJson> {
-    view.slots()
-        .iter()
-        .map(|slot| {
-            let unlocked = view.unlocked_by_slot() == Some(slot.id);
-            let mut out = SlotJson {
-                id: slot.id,
-                kind: slot.type_name(),
-                kdf: None,
-                service: None,
-                account: None,
-                this_machine: None,
-                type_code: None,
-                unlocked,
-            };
-            match &slot.kind {
-                SlotKind::Passphrase(p) => out.kdf = Some(KdfJson::from(&p.kdf)),
-                SlotKind::Keychain(k) => {
-                    out.service = Some(k.service.clone());
-                    out.account = Some(k.account.clone());
-                    out.this_machine = Some(if unlocked {
-                        Some(true)
-                    } else {
-                        in_this_keychain(slot, &view.header.vault_id, context)
-                    });
-                }
-                SlotKind::Unknown { type_code, .. } => out.type_code = Some(*type_code),
-                _ => {}
-            }
-            out
-        })
-        .collect()
-}
-
-/// Whether this machine's keychain holds a key that opens keychain slot
-/// `slot`: `None` when that cannot be told (keychain disabled,
-/// unreachable, locked). Items of other programs are never read.
-pub(super) fn in_this_keychain(
-    slot: &Slot,
-    vault_id: &[u8; 16],
-    context: &Context,
-) -> Option<bool> {
-    let SlotKind::Keychain(k) = &slot.kind else {
-        return Some(false);
-    };
-    if k.service != SERVICE {
-        return Some(false);
-    }
-    let keychain = context.keychain().ok()?;
-    match keychain.load_kek(&k.service, &k.account) {
-        Ok(kek) => Some(credvault::slots::unwrap(slot, vault_id, &kek).is_ok()),
-        Err(KeychainError::NoEntry | KeychainError::NotAKey) => Some(false),
-        Err(_) => None,
-    }
-}
-
 /// Whether a session unlock of this vault is active, and for how long.
 #[cfg(target_os = "linux")]
 fn session_state(view: &View) -> Option<SessionJson> {
@@ -326,7 +180,7 @@ fn session_state(view: &View) -> Option<SessionJson> {
     let active = via_session || credvault::session::load(id).is_some();
     Some(SessionJson {
         active,
-        expires_in: active.then(|| super::session::remaining(id)).flatten(),
+        expires_in: active.then(|| session_remaining(id)).flatten(),
     })
 }
 
@@ -335,18 +189,19 @@ fn session_state(_view: &View) -> Option<SessionJson> {
     None
 }
 
-fn warnings(view: &View, slots: &[SlotJson], keychain: &KeychainState) -> Vec<String> {
-    let mut out = store::mode_warnings(&view.path);
+fn warnings(
+    view: &View,
+    slots: &[SlotJson],
+    keychain: &KeychainState,
+    protection: &Protection,
+) -> Vec<String> {
+    let mut out = ops::file_warnings(&view.path);
     let keychain_ids: Vec<String> = view
         .slots()
         .iter()
         .filter(|s| matches!(s.kind, SlotKind::Keychain(_)))
         .map(|s| s.id.to_string())
         .collect();
-    let portable = view
-        .slots()
-        .iter()
-        .any(|s| matches!(s.kind, SlotKind::Passphrase(_) | SlotKind::Recovery(_)));
     if keychain.available == Some(false) {
         let reason = keychain_detail(keychain.error.as_deref().unwrap_or("unknown reason"));
         if keychain_ids.is_empty() {
@@ -373,7 +228,7 @@ fn warnings(view: &View, slots: &[SlotJson], keychain: &KeychainState) -> Vec<St
     if let (Some(true), Some(reason), false) = (keychain.available, &keychain.error, missing) {
         out.push(format!("the OS keychain did not open the vault: {reason}"));
     }
-    if !keychain_ids.is_empty() && !portable {
+    if protection.keychain_only {
         out.push(KEYCHAIN_ONLY.to_owned());
     }
     for slot in view.slots() {
@@ -393,39 +248,6 @@ fn warnings(view: &View, slots: &[SlotJson], keychain: &KeychainState) -> Vec<St
             "the vault uses format 1.{}, newer than the 1.{MINOR_VERSION} this credvault writes; features it does not know are kept but not used",
             view.minor
         ));
-    }
-    out
-}
-
-/// One line per slot after `indent`: "1: keychain, service ..., in this
-/// machine's keychain (unlocked this vault)".
-pub(super) fn slot_lines(view: &View, slots: &[SlotJson], indent: &str) -> String {
-    let mut out = String::new();
-    for (slot, shown) in view.slots().iter().zip(slots) {
-        let detail = match &slot.kind {
-            SlotKind::Passphrase(p) => format!("passphrase, Argon2id {}", describe(&p.kdf)),
-            SlotKind::Keychain(k) => {
-                let here = match shown.this_machine {
-                    Some(Some(true)) => "in this machine's keychain",
-                    Some(Some(false)) => "not in this machine's keychain",
-                    _ => "keychain not checked",
-                };
-                format!(
-                    "keychain, service \"{}\", account \"{}\", {here}",
-                    sanitize(&k.service),
-                    sanitize(&k.account)
-                )
-            }
-            SlotKind::Recovery(_) => "recovery code".to_owned(),
-            SlotKind::Unknown { type_code, .. } => format!("unknown type {type_code}"),
-            _ => slot.type_name().to_owned(),
-        };
-        let opened = if shown.unlocked {
-            " (unlocked this vault)"
-        } else {
-            ""
-        };
-        out.push_str(&format!("{indent}{}: {detail}{opened}\n", slot.id));
     }
     out
 }

@@ -12,6 +12,8 @@
 //! - [`import`]: plan, one atomic save, verification by re-reading.
 //! - [`file`](mod@file): bounded reads of legacy files and the overwrite-then-delete
 //!   of `--remove-legacy`.
+//! - [`migrate`]: the whole `import-legacy` operation every face calls
+//!   ([`LegacySource`]: read, plan, save, verify, remove).
 //!
 //! The facade that mirrors the app's service API is [`crate::service`].
 //!
@@ -51,6 +53,7 @@ pub mod import;
 pub mod keys;
 #[cfg(all(target_os = "macos", feature = "keychain"))]
 mod macos;
+pub mod migrate;
 pub mod oscrypt;
 #[cfg(all(target_os = "linux", feature = "keychain"))]
 pub mod secret_service;
@@ -59,6 +62,7 @@ pub use credentials_json::{LegacyEntry, LegacyFile, LegacyValue};
 pub use file::LegacyIoError;
 pub use import::{Counts, ImportOptions, ImportPlan, Item, Status, VerifyError};
 pub use keys::{DecryptError, KeyOptions, Platform, SafeStorage, DEFAULT_APP_NAME};
+pub use migrate::{LegacySource, MigrateError, Migrated, Migration};
 pub use oscrypt::SafeStoragePassword;
 
 /// The vectors of `spec/legacy/oscrypt-blobs.json` (made by a real

@@ -24,10 +24,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::crypto::kdf;
-use crate::format::{self, limits, KdfParams, SlotKind};
+use crate::format::KdfParams;
+use crate::legacy::migrate::ReadError;
 use crate::legacy::{
-    credentials_json, file, ImportOptions, ImportPlan, KeyOptions, Platform, SafeStorage,
-    SafeStoragePassword, VerifyError,
+    KeyOptions, LegacyIoError, LegacySource, MigrateError, Migrated, Migration, Platform,
+    SafeStorage, SafeStoragePassword, VerifyError,
 };
 use crate::slots::RecoveryKey;
 use crate::store::{self, StoreError};
@@ -36,20 +37,13 @@ use crate::Passphrase;
 
 use super::{CredentialService, ServiceError};
 
-/// The environment variable naming the vault (as the CLI's).
-pub const ENV_VAULT: &str = "CREDVAULT_VAULT";
+pub use crate::ops::ENV_VAULT;
 
-/// The default vault path, as the CLI's: a non-empty `CREDVAULT_VAULT`,
-/// else `$XDG_DATA_HOME/credvault/vault.cvault` (normally
-/// `~/.local/share/credvault/vault.cvault`; the platform's data directory
-/// elsewhere).
+/// The default vault path, the CLI's ([`crate::ops::default_vault_path`]):
+/// a non-empty `CREDVAULT_VAULT`, else
+/// `$XDG_DATA_HOME/credvault/vault.cvault`.
 pub fn default_vault_path() -> Result<PathBuf, ServiceError> {
-    if let Some(path) = std::env::var_os(ENV_VAULT).filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(path));
-    }
-    directories::BaseDirs::new()
-        .map(|dirs| dirs.data_dir().join("credvault").join("vault.cvault"))
-        .ok_or_else(|| {
+    crate::ops::default_vault_path().ok_or_else(|| {
             ServiceError::Usage(format!(
                 "cannot find a home directory for the default vault path; give a path or set {ENV_VAULT}"
             ))
@@ -59,14 +53,12 @@ pub fn default_vault_path() -> Result<PathBuf, ServiceError> {
 /// The app's `credentials.json`: `<config dir>/<app>/credentials.json`
 /// (Electron's userData directory: `~/.config/<app>` on Linux).
 pub fn default_credentials_path(app_name: &str) -> Result<PathBuf, ServiceError> {
-    directories::BaseDirs::new()
-        .map(|dirs| dirs.config_dir().join(app_name).join("credentials.json"))
-        .ok_or_else(|| {
-            ServiceError::Usage(
-                "cannot find a home directory for the default credentials.json; give its path"
-                    .to_owned(),
-            )
-        })
+    crate::legacy::migrate::default_credentials_path(app_name).ok_or_else(|| {
+        ServiceError::Usage(
+            "cannot find a home directory for the default credentials.json; give its path"
+                .to_owned(),
+        )
+    })
 }
 
 /// How [`CredentialService::open`] finds, unlocks or creates the vault.
@@ -104,10 +96,7 @@ impl Default for ServiceOptions {
             create: false,
             kdf: None,
             app_name: crate::legacy::DEFAULT_APP_NAME.to_owned(),
-            open: OpenOptions {
-                rollback: crate::store::marks::Marks::default_location(),
-                ..OpenOptions::default()
-            },
+            open: crate::ops::face_open_options(),
         }
     }
 }
@@ -188,27 +177,14 @@ impl Drop for Audit {
 #[cfg(feature = "audit")]
 impl Audit {
     fn from_env(vault: &Vault) -> Result<Option<Audit>, ServiceError> {
-        use crate::audit::{AuditKey, AuditLog, DEFAULT_MAX_BYTES};
-        let mode = std::env::var("CREDVAULT_AUDIT").unwrap_or_default();
-        let required = match mode.to_ascii_lowercase().as_str() {
-            "" | "on" | "1" | "true" => false,
-            "off" | "0" | "false" => return Ok(None),
-            "required" => true,
-            other => {
-                return Err(ServiceError::Usage(format!(
-                    "CREDVAULT_AUDIT={other:?} is not one of on, off, required"
-                )))
-            }
+        use super::audit_env::{AuditMode, AuditSettings};
+        let settings = AuditSettings::from_env().map_err(|e| ServiceError::Usage(e.to_string()))?;
+        let required = match settings.mode {
+            AuditMode::Off => return Ok(None),
+            AuditMode::On => false,
+            AuditMode::Required => true,
         };
-        let log = match std::env::var_os("CREDVAULT_AUDIT_LOG").filter(|p| !p.is_empty()) {
-            Some(p) => AuditLog::at(PathBuf::from(p)),
-            None => AuditLog::beside(vault.path()),
-        };
-        let max = std::env::var("CREDVAULT_AUDIT_MAX_BYTES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(DEFAULT_MAX_BYTES);
-        let log = log.with_max_bytes(max);
+        let log = settings.log_for(vault.path());
         // Reads are deferred (module docs of `crate::audit`, "Deferred
         // lines"), except when every line is required before the call
         // returns.
@@ -222,7 +198,7 @@ impl Audit {
         }
         Ok(Some(Audit {
             log,
-            key: AuditKey::for_vault(vault),
+            key: crate::audit::AuditKey::for_vault(vault),
             required,
             user: crate::audit::user(),
         }))
@@ -305,19 +281,13 @@ impl CredentialService {
         if self.seen.as_ref() == Some(&now) {
             return Ok(());
         }
-        let bytes = store::read(&path, limits::MAX_FILE_LEN)
-            .map_err(VaultError::from)?
-            .map_err(|found| {
-                VaultError::from(format::FormatError::TooLarge {
-                    what: "file size",
-                    found,
-                    max: limits::MAX_FILE_LEN,
-                })
-            })?;
-        let same = format::parse_file(&bytes)
-            .map(|parsed| parsed.header == *self.vault.header())
-            .unwrap_or(false);
-        drop(bytes);
+        // A file that does not parse is not the handle's save: reload (and
+        // report what the reload finds).
+        let same = match crate::ops::peek(&path) {
+            Ok(peeked) => peeked.header == *self.vault.header(),
+            Err(crate::ops::PeekError::NotAVault { .. }) => false,
+            Err(e) => return Err(VaultError::from(e).into()),
+        };
         if !same {
             self.vault.reload()?;
         }
@@ -387,28 +357,24 @@ impl CredentialService {
                 unlocked: s.id == vault.unlocked_by(),
             })
             .collect();
-        let backends = backends(vault.slots());
+        let p = crate::ops::protection(
+            vault.slots(),
+            Some(crate::ops::UnlockedBy::of_vault(vault.unlocked_by())),
+        );
         let mut warnings = Vec::new();
-        if backends == ["keychain"] {
+        if p.keychain_only {
             warnings.push(KEYCHAIN_ONLY.to_owned());
         }
-        let unlocked_by = match vault.unlocked_by() {
-            0 => "session",
-            id => vault
-                .slots()
-                .iter()
-                .find(|s| s.id == id)
-                .map_or("unknown", |s| s.type_name()),
-        };
         Ok(Status {
             path: std::path::absolute(vault.path()).unwrap_or_else(|_| vault.path().to_owned()),
             format_version: format!("{}.{}", vault.format_version().0, vault.format_version().1),
             encryption_available: true,
-            backend: backends.first().copied().unwrap_or("unknown"),
-            backends,
+            backend: p.backend,
+            backends: p.backends,
             unlocked: true,
-            unlocked_by,
-            unlocked_by_slot: (vault.unlocked_by() != 0).then_some(vault.unlocked_by()),
+            // Always some: the handle is unlocked.
+            unlocked_by: p.unlocked_by.unwrap_or("unknown"),
+            unlocked_by_slot: p.unlocked_by_slot,
             slots,
             entries: vault.len(),
             tombstones: vault.tombstones().count(),
@@ -417,10 +383,11 @@ impl CredentialService {
         })
     }
 
-    /// `credvault import-legacy`: the app's `credentials.json` into the
-    /// vault in one save, re-read and verified; the legacy file removed
-    /// (overwritten, then deleted) only with `remove_legacy` after a
-    /// complete, verified import. Per-key failures are in the report
+    /// `credvault import-legacy` ([`LegacySource`], the CLI's code): the
+    /// app's `credentials.json` into the vault in one save, re-read and
+    /// verified; the legacy file removed (overwritten, then deleted) only
+    /// with `remove_legacy` after a complete, verified import, and only if
+    /// it is still the file that was read. Per-key failures are in the report
     /// (`failed`), not errors.
     pub fn import_legacy(&mut self, request: LegacyImport) -> Result<LegacyReport, ServiceError> {
         let app_name = request.app_name.unwrap_or_else(|| self.app_name.clone());
@@ -428,40 +395,43 @@ impl CredentialService {
             Some(p) => p,
             None => default_credentials_path(&app_name)?,
         };
-        let bytes = file::read(&path, credentials_json::MAX_FILE_LEN)?;
-        let legacy = credentials_json::parse(&bytes).map_err(|e| ServiceError::Config {
-            path: path.clone(),
-            reason: format!("{e}; nothing was imported"),
+        let source = LegacySource::read(&path).map_err(|e| match e {
+            ReadError::Io(e) => ServiceError::ConfigIo(e),
+            e => ServiceError::Config {
+                path: path.clone(),
+                reason: format!("{e}; nothing was imported"),
+            },
         })?;
-        drop(bytes);
-        let local_state = path.parent().map(|dir| dir.join("Local State"));
-        let mut keys = SafeStorage::new(KeyOptions {
+        let keys = KeyOptions {
             platform: Platform::current(),
             password: request.password,
             os_keychain: self.os_keychain,
-            local_state,
+            local_state: source.local_state(),
             ..KeyOptions::new(&app_name)
-        });
+        };
         self.vault.reload()?;
-        let plan = ImportPlan::new(
-            &legacy,
-            &self.vault,
-            &mut keys,
-            ImportOptions {
-                overwrite: request.overwrite,
-            },
-        )?;
-        let mut verified = false;
-        let mut removed = false;
-        if !request.dry_run {
-            plan.commit(&mut self.vault)?;
-            plan.verify(&mut self.vault)?;
-            verified = true;
-            if request.remove_legacy && plan.is_complete() {
-                file::overwrite_and_remove(&path)?;
-                removed = true;
-            }
-        }
+        let how = Migration {
+            dry_run: request.dry_run,
+            overwrite: request.overwrite,
+            remove_legacy: request.remove_legacy,
+        };
+        let Migrated {
+            plan,
+            verified,
+            removed,
+        } = source
+            .import_into(&mut self.vault, keys, how)
+            .map_err(|e| match e {
+                MigrateError::Vault(e) => ServiceError::Vault(e),
+                MigrateError::Verify(e) => ServiceError::Verify(e),
+                // The app saved the file during the import: the kind of an
+                // incomplete migration, as the CLI's exit 6.
+                MigrateError::Remove(e @ LegacyIoError::Changed { .. }) => ServiceError::Config {
+                    path: path.clone(),
+                    reason: format!("imported and verified what was read, but not removed: {e}"),
+                },
+                MigrateError::Remove(e) => ServiceError::ConfigIo(e),
+            })?;
         let counts = plan.counts();
         Ok(LegacyReport {
             path,
@@ -490,22 +460,7 @@ impl CredentialService {
 /// and `status` say it).
 pub const KEYCHAIN_ONLY: &str = "the vault opens only with this machine's OS keychain: a copy or backup cannot be opened elsewhere; add a portable passphrase slot with `credvault slot add passphrase`";
 
-/// The slot types present, in order of preference: the keychain (no
-/// prompt), the passphrase, the recovery code as a last resort.
-pub fn backends(slots: &[format::Slot]) -> Vec<&'static str> {
-    let has = |f: fn(&SlotKind) -> bool| slots.iter().any(|s| f(&s.kind));
-    let mut out = Vec::new();
-    if has(|k| matches!(k, SlotKind::Keychain(_))) {
-        out.push("keychain");
-    }
-    if has(|k| matches!(k, SlotKind::Passphrase(_))) {
-        out.push("passphrase");
-    }
-    if has(|k| matches!(k, SlotKind::Recovery(_))) {
-        out.push("recovery");
-    }
-    out
-}
+pub use crate::ops::backends;
 
 /// The fields of `credvault --json status` that an open handle knows.
 #[derive(Debug, Clone)]
@@ -603,65 +558,6 @@ pub struct LegacyItem {
     pub reason: Option<String>,
 }
 
-impl ServiceError {
-    /// The CLI's JSON `kind` of this error (DESIGN.md §3): `usage`,
-    /// `unlock`, `unreadable`, `file_system`, `incomplete`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ServiceError::Vault(e) => vault_error_kind(e),
-            ServiceError::InvalidName(_) | ServiceError::Usage(_) => "usage",
-            ServiceError::ConfigIo(_) => "file_system",
-            ServiceError::Config { .. } | ServiceError::Verify(_) => "incomplete",
-            #[cfg(feature = "audit")]
-            ServiceError::Audit(_) => "file_system",
-            // A gpg or pass failure leaves the pass step undone.
-            #[cfg(feature = "pass")]
-            ServiceError::Pass(_) => "incomplete",
-            #[cfg(feature = "oauth")]
-            ServiceError::OAuth(e) => oauth_error_kind(e),
-        }
-    }
-}
-
-/// The CLI's JSON `kind` of an OAuth error (its exit-code table): no
-/// login `not_found`, an ended grant or a refusal `unlock`, an unreachable
-/// server `network`.
-#[cfg(feature = "oauth")]
-pub fn oauth_error_kind(e: &crate::oauth::OAuthError) -> &'static str {
-    use crate::oauth::OAuthError as E;
-    match e {
-        E::Vault(v) => vault_error_kind(v),
-        E::NoLogin(_) => "not_found",
-        E::NeedsLogin(_) | E::Refused { .. } | E::Callback(_) => "unlock",
-        E::Network(_) => "network",
-        E::Config(_) => "usage",
-        _ => "file_system",
-    }
-}
-
-/// The CLI's JSON `kind` of an engine error (its exit-code table).
-pub fn vault_error_kind(e: &VaultError) -> &'static str {
-    match e {
-        VaultError::Format(_)
-        | VaultError::Tampered
-        | VaultError::KeyChanged
-        | VaultError::RolledBack { .. } => "unreadable",
-        VaultError::MergeUnverified => "incomplete",
-        VaultError::DifferentVault => "usage",
-        VaultError::Unlock(_) | VaultError::SlotsUnavailable(_) => "unlock",
-        #[cfg(feature = "keychain")]
-        VaultError::Keychain(_) => "unlock",
-        VaultError::Store(_) => "file_system",
-        VaultError::InvalidName(_)
-        | VaultError::ValueTooLarge { .. }
-        | VaultError::NoSuchSlot(_)
-        | VaultError::LastSlot
-        | VaultError::TooManySlots(_)
-        | VaultError::NoPortableSlot
-        | VaultError::WrongSlotType { .. } => "usage",
-    }
-}
-
 impl From<VerifyError> for ServiceError {
     fn from(e: VerifyError) -> Self {
         ServiceError::Verify(e)
@@ -756,6 +652,7 @@ fn create(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::vault_error_kind;
     use crate::{KeyName, PassphraseUnlocker, SecretValue};
 
     fn options(path: &Path) -> ServiceOptions {

@@ -8,7 +8,7 @@
 use credvault::legacy::{KeyOptions, SafeStorage};
 use credvault::pass::{PassBackend, Prefix};
 use credvault::service::{self, Found, ServiceError, Source};
-use credvault::{store, KeyName, VaultError};
+use credvault::{ops, KeyName};
 
 use crate::cli::GetArgs;
 use crate::exit::{CliError, Exit};
@@ -18,7 +18,7 @@ use crate::unlock::Context;
 /// Finds KEY along the chain; exit 1 when no link has it.
 pub fn find(key: &KeyName, args: &GetArgs, context: &Context) -> Result<Found, CliError> {
     let path = context.vault_path()?;
-    let vault = if store::exists(path).map_err(VaultError::from)? {
+    let vault = if ops::vault_exists(path)? {
         Some(context.open()?)
     } else {
         note(&format!(
@@ -45,7 +45,7 @@ pub fn find(key: &KeyName, args: &GetArgs, context: &Context) -> Result<Found, C
     )
     .map_err(|e| match e {
         ServiceError::Vault(v) => CliError::from(v),
-        ServiceError::Pass(p) => super::pass::error(p),
+        ServiceError::Pass(p) => crate::exit::pass_error(p),
         ServiceError::ConfigIo(io) => CliError::new(
             Exit::FileSystem,
             format!("cannot read the config file: {}", sanitize(&io.to_string())),

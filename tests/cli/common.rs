@@ -109,6 +109,23 @@ impl Sandbox {
     }
 }
 
+/// `credvault ARGS` in `s` without the sandbox passphrase: no passphrase
+/// source at all.
+pub fn bare(s: &Sandbox, args: &[&str]) -> Run {
+    with_env(s, &[], args)
+}
+
+/// `credvault ARGS` in `s` with only `env` as credentials (no passphrase
+/// unless given there).
+pub fn with_env(s: &Sandbox, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut cmd = s.command(args);
+    cmd.env_remove("CREDVAULT_PASSPHRASE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run_command(cmd, None)
+}
+
 /// The strict skip: a failure under CI (shared with the library's tests).
 pub use credvault_test_support::skip;
 

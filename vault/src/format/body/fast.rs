@@ -5,12 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use super::super::cbor;
-use super::super::limits;
-use super::super::name::KeyName;
 use super::{
     canonical_bytes, entry_key, key, text_key_before, Body, Entry, Kind, Metadata, SealedValue,
 };
+use crate::format::cbor;
+use crate::format::limits;
+use crate::format::name::KeyName;
 
 /// An entry as it lies in the body bytes, checked against every rule of
 /// FORMAT.md §5.2 and §6, borrowed from them.
@@ -226,9 +226,9 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Body, cbor::Reject> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{sample, varied};
-    use super::super::BodyIndex;
     use super::*;
+    use crate::format::body::tests::{sample, varied};
+    use crate::format::body::BodyIndex;
 
     /// Both readers agree on `bytes`: the same body, or both reject with
     /// the reference's error.

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use super::super::cbor;
-use super::super::name::KeyName;
-use super::super::FormatError;
 use super::{canonical_bytes, check_len, fast, Body, Entry, Metadata};
+use crate::format::cbor;
+use crate::format::name::KeyName;
+use crate::format::FormatError;
 
 /// Where the records of a checked body lie: offsets into its bytes (a body
 /// is at most 64 MiB, so they fit in `u32`).
@@ -117,7 +117,7 @@ impl BodyIndex {
         })
     }
 
-    /// A body this crate just encoded (a [`Patch`] written out): indexed
+    /// A body this crate just encoded (a [`Patch`](super::Patch) written out): indexed
     /// on first use, without the checks' cost up front.
     pub fn trusted(plain: zeroize::Zeroizing<Vec<u8>>) -> BodyIndex {
         BodyIndex {
@@ -238,8 +238,8 @@ impl BodyIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::varied;
     use super::*;
+    use crate::format::body::tests::varied;
 
     #[test]
     fn index_reads_single_entries() {

@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use super::super::cbor;
-use super::super::name::KeyName;
 use super::index::record_name;
 #[cfg(doc)]
 use super::Body;
 use super::{canonical, canonical_bytes, key, BodyIndex, Entry};
+use crate::format::cbor;
+use crate::format::name::KeyName;
 
 /// The name bytes of a change.
 fn change_name<'a>(c: &(&'a KeyName, &Change)) -> &'a [u8] {
@@ -253,9 +253,9 @@ impl BodyIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{sample, varied};
-    use super::super::{Body, Kind, Metadata, SealedValue};
     use super::*;
+    use crate::format::body::tests::{sample, varied};
+    use crate::format::body::{Body, Kind, Metadata, SealedValue};
 
     #[test]
     fn a_patch_writes_what_the_encoder_writes() {

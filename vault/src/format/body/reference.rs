@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 
 use ciborium::Value;
 
-use super::super::cbor::{self, as_u64, into_bytes, into_pairs, into_text, uint, Fields};
-use super::super::limits;
-use super::super::name::KeyName;
-use super::super::FormatError;
 use super::{check_len, entry_key, key, Body, Entry, Kind, Metadata, SealedValue};
+use crate::format::cbor::{self, as_u64, into_bytes, into_pairs, into_text, uint, Fields};
+use crate::format::limits;
+use crate::format::name::KeyName;
+use crate::format::FormatError;
 
 impl Entry {
     fn to_value(&self) -> Value {
@@ -145,8 +145,8 @@ fn name(v: Value) -> Result<KeyName, FormatError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{sample, varied};
     use super::*;
+    use crate::format::body::tests::{sample, varied};
 
     #[test]
     fn fast_encoder_matches_reference_encoder() {

@@ -8,9 +8,9 @@ use crate::crypto::{self, SecretKey, SecretValue};
 use crate::format::{KeyName, Kind};
 use crate::vault::{SetOptions, Vault};
 
-use super::super::{is_reserved, PassBackend, PassEntry, PassError};
 use super::state::{self, Record};
 use super::{Item, PassOptions, Report, Side, Status};
+use crate::pass::{is_reserved, PassBackend, PassEntry, PassError};
 
 /// What to do with a key's sync record.
 pub(super) enum Rec {

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::crypto::{self, SecretKey, SecretValue};
 use crate::format::KeyName;
 
-use super::super::{FileId, PassBackend, Prefix};
+use crate::pass::{FileId, PassBackend, Prefix};
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
@@ -50,11 +50,8 @@ pub(super) fn key(pass: &PassBackend, prefix: &Prefix) -> KeyName {
     let id = crypto::hex_lower(digest.get(..8).unwrap_or_default());
     // `_credvault.pass-sync.<16 hex>` is a valid key name.
     #[allow(clippy::expect_used)]
-    KeyName::new(&format!(
-        "{}.pass-sync.{id}",
-        super::super::RESERVED_SEGMENT
-    ))
-    .expect("a valid key name")
+    KeyName::new(&format!("{}.pass-sync.{id}", crate::pass::RESERVED_SEGMENT))
+        .expect("a valid key name")
 }
 
 pub(super) fn encode(state: &BTreeMap<String, Record>) -> String {

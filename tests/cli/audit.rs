@@ -246,7 +246,7 @@ fn no_value_ever_reaches_the_log() {
     }
     assert!(files >= 3, "rotated files are searched too");
     for v in &values {
-        let hex: String = v.bytes().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(v);
         let b64 = base64::engine::general_purpose::STANDARD.encode(v);
         for needle in [v.as_str(), hex.as_str(), b64.as_str()] {
             let probe = &needle[..needle.len().min(24)];

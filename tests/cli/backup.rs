@@ -9,18 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::common::{recovery_code, run_command, Run, Sandbox, PASS, WEAK};
-
-/// `credvault ARGS` with only `env` as credentials (no passphrase unless
-/// given there).
-fn with_env(s: &Sandbox, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut cmd = s.command(args);
-    cmd.env_remove("CREDVAULT_PASSPHRASE");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run_command(cmd, None)
-}
+use crate::common::{recovery_code, run_command, with_env, Run, Sandbox, PASS, WEAK};
 
 /// A vault on "machine A" with three values; returns the recovery code.
 fn machine_a(s: &Sandbox) -> String {

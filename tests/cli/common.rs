@@ -109,19 +109,25 @@ impl Sandbox {
     }
 }
 
-/// A real check this machine cannot run (a missing program, no root, no
-/// kernel keyring). Under `CI=true` or `CREDVAULT_TEST_STRICT=1` (set by
-/// scripts/test.sh) that is a failure, never a silent pass; elsewhere the
-/// test says why on stderr and returns.
-pub fn skip(reason: &str) {
-    let strict = std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("CREDVAULT_TEST_STRICT").is_ok_and(|v| v == "1");
-    assert!(
-        !strict,
-        "a real check cannot run here and CI must not skip it: {reason}"
-    );
-    eprintln!("skipping: {reason}");
+/// `credvault ARGS` in `s` without the sandbox passphrase: no passphrase
+/// source at all.
+pub fn bare(s: &Sandbox, args: &[&str]) -> Run {
+    with_env(s, &[], args)
 }
+
+/// `credvault ARGS` in `s` with only `env` as credentials (no passphrase
+/// unless given there).
+pub fn with_env(s: &Sandbox, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut cmd = s.command(args);
+    cmd.env_remove("CREDVAULT_PASSPHRASE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run_command(cmd, None)
+}
+
+/// The strict skip: a failure under CI (shared with the library's tests).
+pub use credvault_test_support::skip;
 
 /// Runs `cmd`, feeding `stdin` from a thread (values can exceed a pipe
 /// buffer before the child starts reading).

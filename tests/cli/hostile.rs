@@ -11,6 +11,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use credvault_test_support::framed;
+
 use crate::common::{Run, Sandbox, PASS};
 
 /// Address-space cap of each run: far below what any length claim in
@@ -119,15 +121,6 @@ impl Rng {
             })
             .collect()
     }
-}
-
-/// Prefix for format 1.0 with header length `h`, then `header`.
-fn framed(h: u32, header: &[u8]) -> Vec<u8> {
-    let mut f = MAGIC.to_vec();
-    f.extend_from_slice(&[1, 0]);
-    f.extend_from_slice(&h.to_be_bytes());
-    f.extend_from_slice(header);
-    f
 }
 
 /// The bytes of a testkit vector (after its header's blank line).

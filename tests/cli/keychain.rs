@@ -2,7 +2,8 @@
 //! gnome-keyring Secret Service, and against no D-Bus at all.
 //!
 //! `CREDVAULT_TEST_KEYRING` (read at run time) says what this machine has,
-//! as in `vault/tests/keychain.rs`:
+//! as in `vault/tests/keychain.rs` (both use the harness in
+//! `credvault_test_support::secret_service`):
 //!
 //! - `secret-service`: inside `scripts/with-secret-service.sh` (a private
 //!   D-Bus session, private XDG dirs, no display, an unlocked
@@ -19,55 +20,17 @@
 //! `CREDVAULT_TEST_CHILD` names them): a locked collection cannot be
 //! unlocked again without a prompt, and would break the other tests.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use credvault::slots::keychain::SERVICE;
 use credvault::{NewSlot, Passphrase, SecretKey, Vault};
 
+use credvault_test_support::secret_service::{
+    listed_accounts, run_in_private_secret_service, secret_tool, wants, Mode,
+};
+
 use crate::common::{run_command, Run, Sandbox, PASS, WEAK};
-
-#[derive(Debug, PartialEq, Eq)]
-enum Mode {
-    SecretService,
-    Absent,
-    Unknown,
-}
-
-fn mode() -> Mode {
-    match std::env::var("CREDVAULT_TEST_KEYRING").as_deref() {
-        Ok("secret-service") => Mode::SecretService,
-        Ok("absent") => Mode::Absent,
-        Ok(other) => panic!("CREDVAULT_TEST_KEYRING={other:?}: expected secret-service or absent"),
-        Err(_) => {
-            let bus_env = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
-            let bus_socket = std::env::var_os("XDG_RUNTIME_DIR")
-                .is_some_and(|d| Path::new(&d).join("bus").exists());
-            if bus_env || bus_socket {
-                Mode::Unknown
-            } else {
-                Mode::Absent
-            }
-        }
-    }
-}
-
-/// Whether to run a test that needs `want`; prints why not otherwise.
-fn wants(want: Mode, test: &str) -> bool {
-    let have = mode();
-    if have == want {
-        return true;
-    }
-    eprintln!(
-        "skipping {test}: needs CREDVAULT_TEST_KEYRING={} (have {have:?}; see scripts/test.sh)",
-        match want {
-            Mode::SecretService => "secret-service",
-            _ => "absent",
-        }
-    );
-    false
-}
 
 /// Runs the binary in the sandbox, but with this process's D-Bus session
 /// (or none), and with or without the sandbox passphrase.
@@ -125,26 +88,6 @@ impl Keyed<'_> {
             .ok()
             .json()
     }
-}
-
-fn secret_tool(args: &[&str]) -> std::process::Output {
-    Command::new("secret-tool")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("secret-tool runs (Debian package libsecret-tools)")
-}
-
-/// The accounts of all items with service "credvault", as `secret-tool
-/// search --all service credvault` lists them.
-fn listed_accounts() -> Vec<String> {
-    let out = secret_tool(&["search", "--all", "service", SERVICE]);
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix("attribute.username = "))
-        .map(str::to_owned)
-        .collect()
 }
 
 /// The account of keychain slot `id`, from `status --json`.
@@ -216,7 +159,7 @@ fn init_set_get_status_with_no_passphrase_at_all() {
     assert_eq!(status["slots"][0]["this_machine"], true);
     let account = account_of(&status, 1);
     assert!(
-        listed_accounts().contains(&account),
+        listed_accounts(SERVICE).contains(&account),
         "secret-tool search shows the item"
     );
     // The plain `secret-tool search service credvault` of docs/keychain.md too.
@@ -338,7 +281,7 @@ fn slot_add_and_remove_between_keychain_and_passphrase() {
     // Removing the only slot is refused (usage, exit 2).
     let line = k.bare(&["slot", "remove", "1"]).fails(2).to_owned();
     assert!(line.contains("last slot"), "{line}");
-    assert!(listed_accounts().contains(&account1));
+    assert!(listed_accounts(SERVICE).contains(&account1));
 
     // A portable passphrase slot, from CREDVAULT_NEW_PASSPHRASE.
     let mut args = vec!["--json", "slot", "add", "passphrase"];
@@ -369,7 +312,10 @@ fn slot_add_and_remove_between_keychain_and_passphrase() {
     let removed = k.bare(&["--json", "slot", "remove", "1"]).ok().json();
     assert_eq!(removed["removed"]["type"], "keychain");
     assert_eq!(removed["keychain_item"], "deleted");
-    assert!(!listed_accounts().contains(&account1), "item deleted");
+    assert!(
+        !listed_accounts(SERVICE).contains(&account1),
+        "item deleted"
+    );
 
     // Now only the passphrase opens it.
     let line = k.bare(&["get", "postgresql.password"]).fails(3).to_owned();
@@ -390,7 +336,7 @@ fn slot_add_and_remove_between_keychain_and_passphrase() {
     assert_eq!(added["added"]["id"], 3);
     let account3 = added["added"]["account"].as_str().unwrap().to_owned();
     assert!(account3.ends_with("/3"), "{account3}");
-    assert!(listed_accounts().contains(&account3));
+    assert!(listed_accounts(SERVICE).contains(&account3));
     assert_eq!(
         k.bare(&["get", "postgresql.password"]).ok().stdout,
         b"pg-secret\n"
@@ -399,10 +345,10 @@ fn slot_add_and_remove_between_keychain_and_passphrase() {
     // The passphrase slot can go now: the keychain slot opens the vault.
     let removed = k.bare(&["--json", "slot", "remove", "2"]).ok().json();
     assert_eq!(removed["keychain_item"], "none");
-    assert!(listed_accounts().contains(&account3));
+    assert!(listed_accounts(SERVICE).contains(&account3));
     let line = k.bare(&["slot", "remove", "3"]).fails(2).to_owned();
     assert!(line.contains("last slot"), "{line}");
-    assert!(listed_accounts().contains(&account3));
+    assert!(listed_accounts(SERVICE).contains(&account3));
     // Tidy the shared keyring.
     assert!(
         secret_tool(&["clear", "service", SERVICE, "username", &account3])
@@ -428,7 +374,7 @@ fn an_item_deleted_behind_the_vaults_back_falls_back_to_the_passphrase() {
     // Another program deletes the item.
     let out = secret_tool(&["clear", "service", SERVICE, "username", &account]);
     assert!(out.status.success(), "{out:?}");
-    assert!(!listed_accounts().contains(&account));
+    assert!(!listed_accounts(SERVICE).contains(&account));
 
     // Without a passphrase: exit 3, one line naming both problems, fast.
     let started = Instant::now();
@@ -495,34 +441,6 @@ fn a_keychain_only_vault_without_its_item_says_so() {
         "{line}"
     );
     assert!(line.contains("hint:"), "{line}");
-}
-
-/// Runs test `child` of this binary in a second, private Secret Service
-/// (scripts/with-secret-service.sh) with `env` set, and checks it ran.
-fn run_in_private_secret_service(child: &str, env: &[(&str, &str)]) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/with-secret-service.sh");
-    let exe = std::env::current_exe().expect("test binary path");
-    let started = Instant::now();
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg(&exe)
-        .args(["--exact", child, "--nocapture", "--test-threads=1"])
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the child in a private Secret Service");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("{child} ({:?}):\n{log}", started.elapsed());
-    assert!(out.status.success(), "{child} failed");
-    let name = child.rsplit("::").next().unwrap_or(child);
-    assert!(
-        log.contains(&format!("{name}: done")),
-        "{child} ran its checks"
-    );
 }
 
 #[test]
@@ -766,10 +684,7 @@ fn without_a_keychain_a_keychain_slot_falls_through_to_the_passphrase() {
     // this vault and slot, as readers require) lives on another machine.
     let mut v = Vault::create(
         &s.vault,
-        NewSlot::Passphrase(
-            &Passphrase::from(PASS),
-            credvault::KdfParams::new(8 * 1024, 1, 1).unwrap(),
-        ),
+        NewSlot::Passphrase(&Passphrase::from(PASS), credvault_test_support::weak_kdf()),
     )
     .expect("create");
     let account = credvault::keychain_account(&v.header().vault_id, 2);

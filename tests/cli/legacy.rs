@@ -56,10 +56,6 @@ fn vectors() -> Vectors {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A credentials.json mixing the three kinds, and what each key must hold
 /// after an import: the app's own keys as Chromium v11 (Secret Service)
 /// values, the same values under `legacy.v10.*` as v10 (no keyring)
@@ -84,7 +80,7 @@ fn mixed() -> (serde_json::Value, Vec<(String, String)>) {
     ] {
         credentials.insert(
             key.to_owned(),
-            format!("plain:{}", hex(value.as_bytes())).into(),
+            format!("plain:{}", hex::encode(value)).into(),
         );
         want.push((key.to_owned(), value.to_owned()));
     }
@@ -155,7 +151,7 @@ impl Setup {
                 !out.contains(value.as_str()),
                 "{key}'s value printed: {out}"
             );
-            assert!(!out.contains(&hex(value.as_bytes())), "{key}'s hex printed");
+            assert!(!out.contains(&hex::encode(value)), "{key}'s hex printed");
         }
     }
 }

@@ -3,14 +3,7 @@
 //! code is a usage error (2) and a wrong one an unlock failure (3);
 //! `recovery rotate` replaces it.
 
-use crate::common::{recovery_code, recovery_codes, run_command, Run, Sandbox, WEAK};
-
-/// `credvault ARGS` without the sandbox passphrase.
-fn bare(s: &Sandbox, args: &[&str]) -> Run {
-    let mut cmd = s.command(args);
-    cmd.env_remove("CREDVAULT_PASSPHRASE");
-    run_command(cmd, None)
-}
+use crate::common::{bare, recovery_code, recovery_codes, run_command, Run, Sandbox, WEAK};
 
 /// `credvault ARGS` with `CREDVAULT_RECOVERY=code` and no passphrase.
 fn with_code(s: &Sandbox, code: &str, args: &[&str]) -> Run {

@@ -5,16 +5,7 @@
 
 use credvault::{Passphrase, PassphraseUnlocker, Vault, VaultError};
 
-use crate::common::{recovery_code, recovery_codes, run_command, Run, Sandbox, PASS, WEAK};
-
-fn with_env(s: &Sandbox, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut cmd = s.command(args);
-    cmd.env_remove("CREDVAULT_PASSPHRASE");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run_command(cmd, None)
-}
+use crate::common::{recovery_code, recovery_codes, run_command, with_env, Sandbox, PASS, WEAK};
 
 fn init(s: &Sandbox) -> String {
     let mut args = vec!["init"];

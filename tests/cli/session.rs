@@ -5,14 +5,7 @@
 
 use std::time::Duration;
 
-use crate::common::{run_command, Run, Sandbox};
-
-/// Runs `credvault ARGS` with no passphrase source at all.
-fn bare(s: &Sandbox, args: &[&str]) -> Run {
-    let mut cmd = s.command(args);
-    cmd.env_remove("CREDVAULT_PASSPHRASE");
-    run_command(cmd, None)
-}
+use crate::common::{bare, run_command, Sandbox};
 
 #[cfg(target_os = "linux")]
 #[test]

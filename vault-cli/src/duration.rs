@@ -8,45 +8,46 @@ use std::time::Duration;
 pub const MAX: Duration = Duration::from_secs(24 * 3600);
 
 /// Parses a duration between 1 s and [`MAX`].
+///
+/// jiff's friendly format does the reading and keeps the units largest
+/// first, each at most once. It also reads spaces, fractions, signs,
+/// sub-second and long unit names, which the CLI does not accept: only
+/// digits and the one-letter units `h`, `m`, `s` reach it (so no `ms`).
 pub fn parse(text: &str) -> Result<Duration, String> {
     let invalid = || format!("{text:?} is not a duration like 90s, 15m, 1h or 1h30m");
-    if text.is_empty() {
+    let allowed = |b: &u8| b.is_ascii_digit() || matches!(b, b'h' | b'm' | b's');
+    let bytes = text.as_bytes();
+    let one_letter_units = !bytes
+        .windows(2)
+        .any(|w| w.iter().all(|b| !b.is_ascii_digit()));
+    if text.is_empty() || !bytes.iter().all(allowed) || !one_letter_units {
         return Err(invalid());
     }
     if text.bytes().all(|b| b.is_ascii_digit()) {
         let seconds: u64 = text.parse().map_err(|_| invalid())?;
         return within_range(Duration::from_secs(seconds), text);
     }
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    // Units seen so far must come largest first, each at most once.
-    let mut last_unit = u64::MAX;
+    match text.parse::<jiff::SignedDuration>() {
+        Ok(d) => within_range(Duration::try_from(d).map_err(|_| invalid())?, text),
+        // Well formed, but a number too large for jiff: too long.
+        Err(_) if ones(text).parse::<jiff::SignedDuration>().is_ok() => Err(too_long(text)),
+        Err(_) => Err(invalid()),
+    }
+}
+
+/// `text` with every run of digits replaced by `1`: its shape.
+fn ones(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_number = false;
     for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
+        if !c.is_ascii_digit() {
+            out.push(c);
+        } else if !in_number {
+            out.push('1');
         }
-        let unit = match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(invalid()),
-        };
-        if number.is_empty() || unit >= last_unit {
-            return Err(invalid());
-        }
-        last_unit = unit;
-        let n: u64 = number.parse().map_err(|_| invalid())?;
-        number.clear();
-        total = n
-            .checked_mul(unit)
-            .and_then(|s| total.checked_add(s))
-            .ok_or_else(|| too_long(text))?;
+        in_number = c.is_ascii_digit();
     }
-    if !number.is_empty() {
-        return Err(invalid());
-    }
-    within_range(Duration::from_secs(total), text)
+    out
 }
 
 fn within_range(d: Duration, text: &str) -> Result<Duration, String> {
@@ -66,22 +67,15 @@ fn too_long(text: &str) -> String {
 }
 
 /// Shows a duration in the units [`parse`] reads: "15m", "1h30m", "90s" as
-/// "1m30s".
+/// "1m30s" (whole seconds).
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub fn show(d: Duration) -> String {
-    let total = d.as_secs();
-    let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 || out.is_empty() {
-        out.push_str(&format!("{s}s"));
-    }
-    out
+    use jiff::fmt::friendly::{Designator, Spacing, SpanPrinter};
+    let whole = jiff::SignedDuration::from_secs(i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    SpanPrinter::new()
+        .designator(Designator::Compact)
+        .spacing(Spacing::None)
+        .duration_to_string(&whole)
 }
 
 #[cfg(test)]
@@ -98,6 +92,8 @@ mod tests {
             ("1h0m5s", 3605),
             ("2", 2),
             ("24h", 86400),
+            ("01m", 60),
+            ("1m0s", 60),
         ] {
             assert_eq!(parse(text), Ok(Duration::from_secs(secs)), "{text}");
         }
@@ -119,11 +115,19 @@ mod tests {
             "25h",
             "99999999999999999999h",
             "1h 30m",
+            "30ms",
+            "1h30ms",
+            "1h30",
+            "1hr",
+            "+5m",
+            "PT5M",
         ] {
             assert!(parse(text).is_err(), "{text}");
         }
         assert!(parse("0").unwrap_err().contains("credvault lock"));
         assert!(parse("25h").unwrap_err().contains("24h"));
+        assert!(parse("9999999999999h").unwrap_err().contains("24h"));
+        assert!(parse("1m1h").unwrap_err().contains("like 90s"));
     }
 
     #[test]
@@ -134,5 +138,8 @@ mod tests {
         }
         assert_eq!(show(Duration::from_secs(90)), "1m30s");
         assert_eq!(show(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(show(Duration::from_secs(3 * 86400 + 5)), "72h5s");
+        assert_eq!(show(Duration::from_millis(1500)), "1s");
+        assert_eq!(show(Duration::ZERO), "0s");
     }
 }

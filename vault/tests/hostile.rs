@@ -6,20 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use credvault::format::{limits, MAGIC};
+use credvault::format::limits;
 use credvault::{
     open_bytes, FormatError, KdfLimits, OpenOptions, Passphrase, PassphraseUnlocker, UnlockError,
     VaultError,
 };
-
-/// A prefix for format 1.0 announcing `h` header bytes, then `header`.
-fn framed(h: u32, header: &[u8]) -> Vec<u8> {
-    let mut f = MAGIC.to_vec();
-    f.extend_from_slice(&[1, 0]);
-    f.extend_from_slice(&h.to_be_bytes());
-    f.extend_from_slice(header);
-    f
-}
+use credvault_test_support::{framed, weak_kdf};
 
 /// 64 KiB of header made of `unit` repeated, closed by `end`.
 fn bomb(unit: &[u8], end: &[u8]) -> Vec<u8> {
@@ -143,10 +135,10 @@ fn kdf_parameters_at_the_format_maximum_run_no_kdf() {
 /// the limits (FORMAT.md §6.3).
 #[test]
 fn one_open_runs_a_bounded_number_of_kdfs() {
-    use credvault::{KdfParams, NewSlot, Vault};
+    use credvault::{NewSlot, Vault};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("many.cvault");
-    let weak = KdfParams::new(8192, 1, 1).unwrap();
+    let weak = weak_kdf();
     let mut vault =
         Vault::create(&path, NewSlot::Passphrase(&Passphrase::from("p0"), weak)).unwrap();
     for i in 1..6 {
@@ -202,9 +194,9 @@ impl credvault::Unlocker for Lookups {
 /// crafted file cannot make a reader fetch another vault's item.
 #[test]
 fn keychain_lookups_are_bound_to_the_files_vault_id() {
-    use credvault::{keychain_account, KdfParams, NewSlot, SecretKey, Vault, KEYCHAIN_SERVICE};
+    use credvault::{keychain_account, NewSlot, SecretKey, Vault, KEYCHAIN_SERVICE};
     let dir = tempfile::tempdir().unwrap();
-    let weak = KdfParams::new(8192, 1, 1).unwrap();
+    let weak = weak_kdf();
     let other = Vault::create(
         &dir.path().join("other.cvault"),
         NewSlot::Passphrase(&Passphrase::from("pw"), weak),

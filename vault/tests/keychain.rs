@@ -1,6 +1,7 @@
 //! Keychain slots against the real OS keychain (FORMAT.md §4.3).
 //!
-//! `CREDVAULT_TEST_KEYRING` (read at run time) says what this machine has:
+//! `CREDVAULT_TEST_KEYRING` (read at run time; the harness is
+//! `credvault_test_support::secret_service`) says what this machine has:
 //!
 //! - `secret-service`: inside `scripts/with-secret-service.sh` (a private
 //!   D-Bus session with an unlocked gnome-keyring); the Secret Service
@@ -20,65 +21,19 @@
 
 #![cfg(feature = "keychain")]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use credvault::slots::keychain::{account_name, DEFAULT_TIMEOUT, SERVICE};
 use credvault::{
-    KdfParams, KeyName, Keychain, KeychainCleanup, KeychainError, KeychainUnlocker, NewSlot,
-    OpenOptions, Passphrase, PassphraseUnlocker, SecretKey, SecretValue, UnlockError, Unlocker,
-    Vault, VaultError,
+    Keychain, KeychainCleanup, KeychainError, KeychainUnlocker, NewSlot, OpenOptions, Passphrase,
+    PassphraseUnlocker, SecretKey, SecretValue, UnlockError, Unlocker, Vault, VaultError,
 };
-
-#[derive(Debug, PartialEq, Eq)]
-enum Mode {
-    SecretService,
-    Absent,
-    Unknown,
-}
-
-fn mode() -> Mode {
-    match std::env::var("CREDVAULT_TEST_KEYRING").as_deref() {
-        Ok("secret-service") => Mode::SecretService,
-        Ok("absent") => Mode::Absent,
-        Ok(other) => panic!("CREDVAULT_TEST_KEYRING={other:?}: expected secret-service or absent"),
-        Err(_) => {
-            let bus_env = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
-            let bus_socket = std::env::var_os("XDG_RUNTIME_DIR")
-                .is_some_and(|d| Path::new(&d).join("bus").exists());
-            if bus_env || bus_socket {
-                Mode::Unknown
-            } else {
-                Mode::Absent
-            }
-        }
-    }
-}
-
-/// Whether to run a test that needs `want`; prints why not otherwise.
-fn wants(want: Mode, test: &str) -> bool {
-    let have = mode();
-    if have == want {
-        return true;
-    }
-    eprintln!(
-        "skipping {test}: needs CREDVAULT_TEST_KEYRING={} (have {have:?}; see scripts/test.sh)",
-        match want {
-            Mode::SecretService => "secret-service",
-            _ => "absent",
-        }
-    );
-    false
-}
-
-fn weak() -> KdfParams {
-    KdfParams::new(8 * 1024, 1, 1).expect("valid test parameters")
-}
-
-fn name(s: &str) -> KeyName {
-    KeyName::new(s).expect("valid name")
-}
+use credvault_test_support::secret_service::{
+    listed_accounts, run_in_private_secret_service, secret_tool, wants, Mode,
+};
+use credvault_test_support::{key as name, weak_kdf};
 
 /// Serialises the Secret Service tests: some compare the whole list of
 /// credvault items before and after.
@@ -94,26 +49,6 @@ fn connect() -> Keychain {
 /// Supplies nothing: only the keychain can open the vault.
 struct Nothing;
 impl Unlocker for Nothing {}
-
-fn secret_tool(args: &[&str]) -> std::process::Output {
-    Command::new("secret-tool")
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("secret-tool runs (Debian package libsecret-tools)")
-}
-
-/// The `account` attributes of all items with service "credvault", as
-/// `secret-tool search` prints them.
-fn listed_accounts() -> Vec<String> {
-    let out = secret_tool(&["search", "--all", "service", SERVICE]);
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix("attribute.username = "))
-        .map(str::to_owned)
-        .collect()
-}
 
 fn temp_vault(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("kc.cvault")
@@ -144,8 +79,10 @@ fn kek_round_trips_as_hex_text_readable_by_secret_tool() {
     // The item is 64 lowercase hex digits, as FORMAT.md §4.3 says.
     let out = secret_tool(&["lookup", "service", SERVICE, "username", &account]);
     assert!(out.status.success(), "secret-tool lookup: {out:?}");
-    let hex: String = key.expose().iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), hex);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        hex::encode(key.expose())
+    );
 
     // Overwriting replaces the one item (no duplicates, no Ambiguous).
     let key2 = SecretKey::random();
@@ -213,7 +150,7 @@ fn keychain_vault_lifecycle() {
     let account = account_name(&vault_id, 1);
     assert_eq!(v.slots().len(), 1);
     assert_eq!(v.slots()[0].type_name(), "keychain");
-    assert!(listed_accounts().contains(&account), "item written");
+    assert!(listed_accounts(SERVICE).contains(&account), "item written");
     v.set(&name("github.token"), &SecretValue::from("gh-1"))
         .expect("set");
 
@@ -228,14 +165,14 @@ fn keychain_vault_lifecycle() {
 
     // Add a portable passphrase slot, then drop the keychain slot.
     let pw_id = v
-        .add_slot(NewSlot::Passphrase(&Passphrase::from("pw"), weak()))
+        .add_slot(NewSlot::Passphrase(&Passphrase::from("pw"), weak_kdf()))
         .expect("add passphrase slot");
     assert_eq!(pw_id, 2);
     let cleanup = v
         .remove_slot_with_keychain(1, &kc)
         .expect("remove keychain slot");
     assert!(matches!(cleanup, KeychainCleanup::Deleted), "{cleanup:?}");
-    assert!(!listed_accounts().contains(&account), "item deleted");
+    assert!(!listed_accounts(SERVICE).contains(&account), "item deleted");
     assert!(matches!(
         kc.load_kek(SERVICE, &account),
         Err(KeychainError::NoEntry)
@@ -262,7 +199,7 @@ fn keychain_vault_lifecycle() {
     let kc_id = v2.add_keychain_slot(&kc).expect("add keychain slot");
     assert_eq!(kc_id, 3);
     let account3 = account_name(&vault_id, 3);
-    assert!(listed_accounts().contains(&account3));
+    assert!(listed_accounts(SERVICE).contains(&account3));
     let v3 = Vault::open(&path, &mut KeychainUnlocker::new(Nothing)).expect("keychain open");
     assert_eq!(v3.unlocked_by(), 3);
     assert_eq!(
@@ -279,7 +216,7 @@ fn keychain_vault_lifecycle() {
         .remove_slot_with_keychain(2, &kc)
         .expect("remove passphrase slot");
     assert!(matches!(cleanup, KeychainCleanup::NotKeychain));
-    assert!(listed_accounts().contains(&account3));
+    assert!(listed_accounts(SERVICE).contains(&account3));
     assert!(matches!(
         v2.remove_slot_with_keychain(3, &kc),
         Err(VaultError::LastSlot)
@@ -302,7 +239,7 @@ fn an_item_deleted_behind_the_vaults_back_falls_through_to_the_passphrase() {
     let mut v = Vault::create_with_keychain(&path, &kc, OpenOptions::default()).expect("create");
     v.set(&name("postgresql.password"), &SecretValue::from("pg"))
         .expect("set");
-    v.add_slot(NewSlot::Passphrase(&Passphrase::from("pw"), weak()))
+    v.add_slot(NewSlot::Passphrase(&Passphrase::from("pw"), weak_kdf()))
         .expect("add passphrase slot");
     let account = account_name(&v.header().vault_id, 1);
 
@@ -380,11 +317,11 @@ fn create_with_keychain_never_overwrites_and_leaves_no_item() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = temp_vault(&dir);
     std::fs::write(&path, b"something else").expect("write");
-    let before = listed_accounts();
+    let before = listed_accounts(SERVICE);
     let err = Vault::create_with_keychain(&path, &kc, OpenOptions::default()).unwrap_err();
     assert!(matches!(err, VaultError::Store(_)), "{err}");
     assert_eq!(std::fs::read(&path).expect("read"), b"something else");
-    assert_eq!(listed_accounts(), before, "no new item");
+    assert_eq!(listed_accounts(SERVICE), before, "no new item");
 }
 
 #[test]
@@ -420,7 +357,7 @@ fn slots_naming_another_service_are_neither_read_nor_deleted() {
     // Nor is it deleted when such a slot is removed.
     let mut v = Vault::create(
         &dir.path().join("second.cvault"),
-        NewSlot::Passphrase(&Passphrase::from("pw"), weak()),
+        NewSlot::Passphrase(&Passphrase::from("pw"), weak_kdf()),
     )
     .expect("create");
     v.add_slot(NewSlot::Keychain {
@@ -438,33 +375,6 @@ fn slots_naming_another_service_are_neither_read_nor_deleted() {
         kek.expose()
     );
     assert!(kc.delete("not-credvault", "someone").expect("clean up"));
-}
-
-/// Runs test `child` of this binary in a second, private Secret Service
-/// (scripts/with-secret-service.sh) with `env` set, and checks it ran.
-fn run_in_private_secret_service(child: &str, env: &[(&str, &str)]) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/with-secret-service.sh");
-    let exe = std::env::current_exe().expect("test binary path");
-    let started = Instant::now();
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg(&exe)
-        .args(["--exact", child, "--nocapture", "--test-threads=1"])
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run the child in a private Secret Service");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("{child} ({:?}):\n{log}", started.elapsed());
-    assert!(out.status.success(), "{child} failed");
-    assert!(
-        log.contains(&format!("{child}: done")),
-        "{child} ran its checks"
-    );
 }
 
 #[test]
@@ -524,7 +434,7 @@ fn locked_keyring_child() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = temp_vault(&dir);
     let mut v = Vault::create_with_keychain(&path, &kc, OpenOptions::default()).expect("create");
-    v.add_slot(NewSlot::Passphrase(&Passphrase::from("pw"), weak()))
+    v.add_slot(NewSlot::Passphrase(&Passphrase::from("pw"), weak_kdf()))
         .expect("add passphrase slot");
     let account = account_name(&v.header().vault_id, 1);
 
@@ -628,8 +538,11 @@ fn hung_bus_child() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = temp_vault(&dir);
     // A passphrase slot (1) and a keychain slot (2) named for this vault.
-    let mut v =
-        Vault::create(&path, NewSlot::Passphrase(&Passphrase::from("pw"), weak())).expect("create");
+    let mut v = Vault::create(
+        &path,
+        NewSlot::Passphrase(&Passphrase::from("pw"), weak_kdf()),
+    )
+    .expect("create");
     let account = credvault::keychain_account(&v.header().vault_id, 2);
     v.add_slot(NewSlot::Keychain {
         service: SERVICE,
@@ -687,7 +600,7 @@ fn init_falls_back_to_a_passphrase_slot_without_a_keychain() {
         Ok(kc) => Vault::create_with_keychain(&path, &kc, OpenOptions::default()),
         Err(e) => {
             eprintln!("no keychain ({e}); using a passphrase slot");
-            Vault::create(&path, NewSlot::Passphrase(&pw, weak()))
+            Vault::create(&path, NewSlot::Passphrase(&pw, weak_kdf()))
         }
     }
     .expect("create");
@@ -725,8 +638,11 @@ fn a_keychain_slot_without_a_keychain_falls_through_to_the_passphrase() {
     let path = temp_vault(&dir);
     let kek = SecretKey::random();
     // A passphrase slot (1) and a keychain slot (2) named for this vault.
-    let mut v =
-        Vault::create(&path, NewSlot::Passphrase(&Passphrase::from("pw"), weak())).expect("create");
+    let mut v = Vault::create(
+        &path,
+        NewSlot::Passphrase(&Passphrase::from("pw"), weak_kdf()),
+    )
+    .expect("create");
     let account = credvault::keychain_account(&v.header().vault_id, 2);
     v.add_slot(NewSlot::Keychain {
         service: SERVICE,

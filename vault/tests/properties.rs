@@ -5,14 +5,10 @@
 use std::collections::BTreeMap;
 
 use credvault::{
-    KdfParams, KeyName, NewSlot, Passphrase, PassphraseUnlocker, SecretValue, SetOptions, Vault,
-    VaultError,
+    KeyName, NewSlot, Passphrase, PassphraseUnlocker, SecretValue, SetOptions, Vault, VaultError,
 };
+use credvault_test_support::weak_kdf as weak;
 use proptest::prelude::*;
-
-fn weak() -> KdfParams {
-    KdfParams::new(8 * 1024, 1, 1).expect("weakest allowed parameters")
-}
 
 fn name_strategy() -> impl Strategy<Value = String> {
     proptest::string::string_regex("[A-Za-z0-9_-]{1,12}(\\.[A-Za-z0-9_-]{1,12}){0,3}")

@@ -23,17 +23,6 @@ fn random_id() -> [u8; 16] {
         .expect("32 >= 16")
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
 #[test]
 fn cache_load_forget() {
     let id = random_id();
@@ -119,7 +108,7 @@ fn load_works_from_a_fresh_session_keyring() {
         .args(["--exact", "child_load", "--nocapture", "--test-threads=1"])
         .env(
             "CREDVAULT_TEST_SESSION_CHILD",
-            format!("{}:{}", hex(&id), hex(dek.expose())),
+            format!("{}:{}", hex::encode(id), hex::encode(dek.expose())),
         )
         .output()
         .expect("run keyctl");
@@ -139,7 +128,7 @@ fn child_load() {
         return;
     };
     let (id, dek) = spec.split_once(':').expect("id:dek");
-    let id: [u8; 16] = unhex(id).try_into().expect("16 bytes");
+    let id: [u8; 16] = hex::decode(id).expect("hex").try_into().expect("16 bytes");
     let own = Command::new("keyctl")
         .args(["show", "@s"])
         .output()
@@ -149,7 +138,7 @@ fn child_load() {
         String::from_utf8_lossy(&own.stdout)
     );
     let loaded = session::load(&id).expect("a non-possessing process of the same user reads it");
-    assert_eq!(hex(loaded.expose()), dek);
+    assert_eq!(hex::encode(loaded.expose()), dek);
     eprintln!("session child: loaded");
 }
 

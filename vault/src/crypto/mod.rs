@@ -126,15 +126,11 @@ pub fn hkdf(ikm: &[u8], salt: &[u8], info: &[u8]) -> SecretKey {
 }
 
 /// Lowercase hexadecimal text of `bytes` (keychain account names and items,
-/// session cache descriptions).
+/// session cache descriptions). The `hex` crate allocates the exact length
+/// once (its iterator's size is exact), so a key's hex leaves no copy in a
+/// reallocated buffer when the caller wraps the text in `Zeroizing`.
 pub(crate) fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
+    hex::encode(bytes)
 }
 
 /// The AEAD keyed with `key`, borrowing its bytes: no unzeroized copy of

@@ -310,24 +310,12 @@ pub fn decode(text: Zeroizing<String>) -> Result<LegacyValue, EntryError> {
 }
 
 /// Decodes hex (either case) straight into a zeroized buffer.
-fn hex_decode(hex: &str) -> Option<Zeroizing<Vec<u8>>> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    }
-    let digits = hex.as_bytes();
-    if !digits.len().is_multiple_of(2) {
+fn hex_decode(text: &str) -> Option<Zeroizing<Vec<u8>>> {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
-    let mut out = Zeroizing::new(Vec::with_capacity(digits.len() / 2));
-    for pair in digits.chunks_exact(2) {
-        let [hi, lo] = pair else { return None };
-        out.push(nibble(*hi)? << 4 | nibble(*lo)?);
-    }
+    let mut out = Zeroizing::new(vec![0u8; text.len() / 2]);
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }
 

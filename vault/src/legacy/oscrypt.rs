@@ -352,10 +352,7 @@ mod tests {
     use aes::cipher::BlockModeEncrypt;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        hex::decode(s).unwrap()
     }
 
     fn pw(s: &str) -> SafeStoragePassword {

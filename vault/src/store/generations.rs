@@ -20,7 +20,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::{create_options, parent_dir, replace_with, sibling, FaultInjector, StoreError};
 
@@ -269,39 +269,21 @@ pub fn keep_bak(vault: &Path) -> Result<PathBuf, StoreError> {
     ))
 }
 
-/// `YYYYMMDDTHHMMSSZ` (ISO 8601 basic format, UTC) of `t`.
+/// `YYYYMMDDTHHMMSSZ` (ISO 8601 basic format, UTC) of `t`; times before
+/// 1970 (a clock gone wrong) count as 1970-01-01.
 pub fn utc_stamp(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Year, month, day of the proleptic Gregorian calendar for `days` since
-/// 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    jiff::Timestamp::try_from(t)
+        .ok()
+        .filter(|ts| *ts >= jiff::Timestamp::UNIX_EPOCH)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn names(dir: &Path) -> Vec<String> {
         let mut out: Vec<String> = fs::read_dir(dir)
@@ -412,5 +394,8 @@ mod tests {
         assert_eq!(utc_stamp(t), "20000229T010101Z");
         let t = UNIX_EPOCH + Duration::from_secs(4_102_444_799); // 2099-12-31
         assert_eq!(utc_stamp(t), "20991231T235959Z");
+        // A clock before 1970 counts as 1970-01-01, as before jiff.
+        let t = UNIX_EPOCH - Duration::from_secs(5);
+        assert_eq!(utc_stamp(t), "19700101T000000Z");
     }
 }

@@ -89,6 +89,9 @@ pub mod slots;
 pub mod store;
 mod vault;
 
+#[cfg(test)]
+mod testing;
+
 pub use crypto::{ExcessiveWork, KdfLimits, Passphrase, SecretKey, SecretValue};
 pub use format::limits::MAX_VALUE_LEN;
 pub use format::MINOR_VERSION as FORMAT_MINOR_VERSION;

@@ -311,6 +311,7 @@ mod tests {
     use super::*;
     use crate::format::body::SealedValue;
     use crate::format::{Kind, Metadata};
+    use crate::testing::key;
     use proptest::prelude::*;
 
     fn entry(created: u64, updated: u64, byte: u8) -> Entry {
@@ -322,10 +323,6 @@ mod tests {
             expires_ms: None,
             metadata: Metadata::default(),
         }
-    }
-
-    fn key(s: &str) -> KeyName {
-        KeyName::new(s).unwrap()
     }
 
     #[test]

@@ -578,6 +578,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
     use crate::legacy::Platform;
+    use crate::testing::key;
     use crate::{KdfParams, NewSlot, Passphrase};
     use std::collections::HashMap;
 
@@ -604,10 +605,6 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
             .collect();
         move |k| map.get(k).cloned()
-    }
-
-    fn key(s: &str) -> KeyName {
-        KeyName::new(s).unwrap()
     }
 
     #[test]

@@ -198,15 +198,7 @@ impl AuditLog {
             } else if hashes.get(&head.seq) != Some(&(head.hash.clone(), head.kid.clone())) {
                 // The line it names must exist, unchanged, and be one that
                 // key wrote (so a made-up head cannot hide a truncation).
-                v.problem = Some(Problem {
-                    file: self.path().to_path_buf(),
-                    line: 0,
-                    seq: Some(head.seq),
-                    reason: format!(
-                        "log truncated or rewritten: line {} named by the head anchor is missing or changed",
-                        head.seq
-                    ),
-                });
+                v.problem = Some(self.truncated_at(head.seq));
             } else {
                 v.notes.push(format!(
                     "the head anchor (line {}) is under another data key (a rekey or restore); it is not authenticated with this key until the next authenticated line",
@@ -229,17 +221,21 @@ impl AuditLog {
                 Ok(())
             }
             _ => {
-                v.problem = Some(Problem {
-                    file: self.path().to_path_buf(),
-                    line: 0,
-                    seq: Some(head.seq),
-                    reason: format!(
-                        "log truncated or rewritten: line {} named by the head anchor is missing or changed",
-                        head.seq
-                    ),
-                });
+                v.problem = Some(self.truncated_at(head.seq));
                 Ok(())
             }
+        }
+    }
+
+    /// The log does not hold line `seq`, named by the head, as it was.
+    fn truncated_at(&self, seq: u64) -> Problem {
+        Problem {
+            file: self.path().to_path_buf(),
+            line: 0,
+            seq: Some(seq),
+            reason: format!(
+                "log truncated or rewritten: line {seq} named by the head anchor is missing or changed"
+            ),
         }
     }
 }

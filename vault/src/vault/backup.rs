@@ -479,18 +479,11 @@ pub fn kept_copies(live: &Path) -> Vec<KeptCopy> {
 mod tests {
     use super::*;
     use crate::crypto::SecretValue;
-    use crate::format::{FormatError, KeyName};
+    use crate::format::FormatError;
     use crate::slots::RecoveryKey;
+    use crate::testing::{key, weak};
     use crate::vault::NewSlot;
     use crate::UnlockError;
-
-    fn weak() -> KdfParams {
-        KdfParams::new(8192, 1, 1).unwrap()
-    }
-
-    fn key(s: &str) -> KeyName {
-        KeyName::new(s).unwrap()
-    }
 
     fn pw(s: &str) -> PassphraseUnlocker {
         PassphraseUnlocker::new(Passphrase::from(s))

@@ -502,17 +502,9 @@ pub(super) fn now_ms() -> u64 {
 mod tests {
     use super::*;
     use crate::crypto::Passphrase;
-    use crate::format::KdfParams;
     use crate::slots::PassphraseUnlocker;
+    use crate::testing::{key, weak};
     use crate::{StoreError, UnlockError};
-
-    fn weak() -> KdfParams {
-        KdfParams::new(8192, 1, 1).unwrap()
-    }
-
-    fn key(s: &str) -> KeyName {
-        KeyName::new(s).unwrap()
-    }
 
     #[test]
     fn create_set_get_delete_reopen() {

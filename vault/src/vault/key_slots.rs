@@ -203,17 +203,9 @@ impl Vault {
 mod tests {
     use super::*;
     use crate::crypto::SecretValue;
-    use crate::format::KeyName;
     use crate::slots::{PassphraseUnlocker, Unlocker};
+    use crate::testing::{key, weak};
     use crate::UnlockError;
-
-    fn weak() -> KdfParams {
-        KdfParams::new(8192, 1, 1).unwrap()
-    }
-
-    fn key(s: &str) -> KeyName {
-        KeyName::new(s).unwrap()
-    }
 
     #[test]
     fn slots_add_remove_and_recovery_unlock() {

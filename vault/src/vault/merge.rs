@@ -344,17 +344,9 @@ fn slots_after(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::KdfParams;
     use crate::slots::PassphraseUnlocker;
+    use crate::testing::{key, weak};
     use crate::{NewSlot, Passphrase, SecretValue};
-
-    fn weak() -> KdfParams {
-        KdfParams::new(8192, 1, 1).unwrap()
-    }
-
-    fn key(s: &str) -> KeyName {
-        KeyName::new(s).unwrap()
-    }
 
     fn pw() -> PassphraseUnlocker {
         PassphraseUnlocker::new(Passphrase::from("pw"))

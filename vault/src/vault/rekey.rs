@@ -503,17 +503,9 @@ impl Vault {
 mod tests {
     use super::*;
     use crate::crypto::SecretValue;
-    use crate::format::{KdfParams, KeyName};
     use crate::slots::{PassphraseUnlocker, Unlocker};
+    use crate::testing::{key, weak};
     use crate::{OpenOptions, UnlockError};
-
-    fn weak() -> KdfParams {
-        KdfParams::new(8192, 1, 1).unwrap()
-    }
-
-    fn key(s: &str) -> KeyName {
-        KeyName::new(s).unwrap()
-    }
 
     struct Rec(Option<RecoveryKey>);
     impl Unlocker for Rec {

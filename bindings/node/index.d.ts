@@ -128,6 +128,13 @@ export interface EnvResult {
   reason?: string
 }
 
+/**
+ * Writes the audit lines every open handle deferred (its reads' lines
+ * wait up to 1 s). The package's entry (`credvault.js`) calls it on the
+ * process's `exit` event, so a normal exit loses none.
+ */
+export declare function flushAuditLogs(): void
+
 /** One key of `importLegacy` (the fields of `import-legacy --json`). */
 export interface ImportItem {
   /** The key. */

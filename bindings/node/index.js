@@ -837,3 +837,4 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.CredentialService = nativeBinding.CredentialService
 module.exports.defaultEnvMap = nativeBinding.defaultEnvMap
+module.exports.flushAuditLogs = nativeBinding.flushAuditLogs

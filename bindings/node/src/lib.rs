@@ -630,10 +630,31 @@ fn service_options(options: Option<OpenOptionsJs>) -> std::result::Result<Servic
 
 fn open(options: ServiceOptions) -> std::result::Result<CredentialService, Fail> {
     let opened = Service::open(options)?;
+    let inner = Arc::new(Mutex::new(Some(opened.service)));
+    let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
+    open.retain(|w| w.strong_count() > 0);
+    open.push(Arc::downgrade(&inner));
     Ok(CredentialService {
-        inner: Arc::new(Mutex::new(Some(opened.service))),
+        inner,
         recovery: Mutex::new(opened.recovery_code),
     })
+}
+
+/// Every handle opened in this process, for [`flush_audit_logs`].
+static OPEN: Mutex<Vec<std::sync::Weak<Mutex<Option<Service>>>>> = Mutex::new(Vec::new());
+
+/// Writes the audit lines every open handle deferred (its reads' lines
+/// wait up to 1 s). The package's entry (`credvault.js`) calls it on the
+/// process's `exit` event, so a normal exit loses none.
+#[napi]
+pub fn flush_audit_logs() {
+    let open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
+    for shared in open.iter().filter_map(std::sync::Weak::upgrade) {
+        if let Some(service) = lock(&shared).as_ref() {
+            // Nobody to tell at exit; the line is lost as in a crash.
+            let _ = service.flush_audit();
+        }
+    }
 }
 
 // ---- Promise twins ----------------------------------------------------------

@@ -153,3 +153,24 @@ test('read lines are deferred: written within the window without close, and by c
   const r = cli(file, ['--json', 'audit', 'verify'])
   assert.equal(r.code, 0, r.stdout + r.stderr)
 })
+
+test('a process that exits right after a read leaves its line (the exit hook writes deferred lines)', () => {
+  const { file, svc } = newVault()
+  svc.store('exit.key', 'v')
+  svc.close()
+  const { spawnSync } = require('node:child_process')
+  const script = `
+    const { CredentialService } = require(${JSON.stringify(path.resolve(__dirname, '..'))})
+    const svc = CredentialService.open({ path: process.argv[1], passphrase: ${JSON.stringify(PASS)}, keychain: false })
+    if (svc.retrieve('exit.key') !== 'v') process.exit(3)
+    svc.has('exit.key')
+    process.exit(0) // no close(): the 'exit' hook flushes
+  `
+  const r = spawnSync(process.execPath, ['-e', script, file], { encoding: 'utf8' })
+  assert.equal(r.status, 0, r.stderr)
+  const lines = fs.readFileSync(`${file}.audit.jsonl`, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  assert.deepEqual(lines.slice(-2).map((l) => [l.op, l.key]), [['retrieve', 'exit.key'], ['has', 'exit.key']])
+  assert.equal(lines.at(-1).pid, r.pid)
+  const v = cli(file, ['--json', 'audit', 'verify'])
+  assert.equal(v.code, 0, v.stdout + v.stderr)
+})

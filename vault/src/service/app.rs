@@ -295,6 +295,17 @@ impl CredentialService {
         Ok(())
     }
 
+    /// Writes the audit lines this handle deferred (reads: module docs of
+    /// [`crate::audit`], "Deferred lines") now, e.g. when the process is
+    /// about to exit. Closing or dropping the handle does it too.
+    pub fn flush_audit(&self) -> Result<(), ServiceError> {
+        #[cfg(feature = "audit")]
+        if let Some(audit) = &self.audit {
+            audit.log.flush().map_err(ServiceError::Audit)?;
+        }
+        Ok(())
+    }
+
     /// Runs `op` and appends its audit line (operation `name`, `key`,
     /// `prefix`; the failure's [`kind`](ServiceError::kind)). Under
     /// `CREDVAULT_AUDIT=required` a line that cannot be written fails the

@@ -52,6 +52,15 @@ impl Sandbox {
         Sandbox { dir, vault }
     }
 
+    /// A fresh sandbox holding a copy of `other`'s whole directory (vault,
+    /// generations, lock, audit log, marks): one prepared vault, many
+    /// independent runs.
+    pub fn copy_of(other: &Sandbox) -> Sandbox {
+        let s = Sandbox::new();
+        copy_tree(other.root(), s.root());
+        s
+    }
+
     /// The sandbox directory (also HOME).
     pub fn root(&self) -> &Path {
         self.dir.path()
@@ -106,6 +115,23 @@ impl Sandbox {
     /// The vault file's bytes.
     pub fn vault_bytes(&self) -> Vec<u8> {
         std::fs::read(&self.vault).expect("vault file")
+    }
+}
+
+/// Copies the directory tree `from` into `to` (files keep their modes).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let e = e.expect("dir entry");
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let kind = e.file_type().expect("file type");
+        if kind.is_dir() {
+            copy_tree(&src, &dst);
+            let mode = std::fs::metadata(&src).expect("metadata").permissions();
+            std::fs::set_permissions(&dst, mode).expect("set permissions");
+        } else if kind.is_file() {
+            std::fs::copy(&src, &dst).expect("copy file");
+        }
     }
 }
 

@@ -410,8 +410,10 @@ impl Verified {
         let (kept, replaced_vault_id) = {
             let _lock = VaultLock::acquire_with(live, options.lock_timeout, faults)?;
             if let Some(k) = generation {
+                // Another writer may have rotated or purged the generations
+                // since they were read (tests/cli/races.rs): gone is changed.
                 let source = generations::path(live, k);
-                if read_file(&source)? != self.bytes {
+                if !store::exists(&source)? || read_file(&source)? != self.bytes {
                     return Err(VaultError::KeyChanged);
                 }
             }

@@ -149,6 +149,39 @@ pub fn skip(reason: &str) {
     eprintln!("skipping: {reason}");
 }
 
+/// Whether a test that needs the keyring mode `want` (`secret-service` or
+/// `absent`, the `CREDVAULT_TEST_KEYRING` of scripts/test.sh's two passes)
+/// runs in this process. It says why not on stderr otherwise: that is no
+/// silent skip, because with `CREDVAULT_TEST_MARKERS=FILE` every call
+/// appends `ran|skipped WANT TEST` to FILE, and scripts/test.sh fails
+/// unless each test skipped in one pass ran in the pass of its mode.
+pub fn keyring_mode_runs(want: &str, test: &str) -> bool {
+    let have = std::env::var("CREDVAULT_TEST_KEYRING").unwrap_or_default();
+    let runs = have == want;
+    mark_keyring_test(runs, want, test);
+    if !runs {
+        eprintln!(
+            "skipping {test}: needs CREDVAULT_TEST_KEYRING={want} (have {have:?}; see scripts/test.sh)"
+        );
+    }
+    runs
+}
+
+/// Appends `ran|skipped WANT TEST` to `$CREDVAULT_TEST_MARKERS`, if set
+/// (one short `O_APPEND` write: safe from parallel tests).
+pub fn mark_keyring_test(ran: bool, want: &str, test: &str) {
+    let Some(file) = std::env::var_os("CREDVAULT_TEST_MARKERS") else {
+        return;
+    };
+    let line = format!("{} {want} {test}\n", if ran { "ran" } else { "skipped" });
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    written.expect("append to CREDVAULT_TEST_MARKERS");
+}
+
 /// Runs `cmd`, feeding `stdin` from a thread (values can exceed a pipe
 /// buffer before the child starts reading).
 pub fn run_command(mut cmd: Command, stdin: Option<&[u8]>) -> Run {

@@ -59,6 +59,11 @@ fn mode() -> Mode {
 /// Whether to run a test that needs `want`; prints why not otherwise.
 fn wants(want: Mode, test: &str) -> bool {
     let have = mode();
+    let want_name = match want {
+        Mode::SecretService => "secret-service",
+        _ => "absent",
+    };
+    mark(have == want, want_name, &format!("vault-keychain::{test}"));
     if have == want {
         return true;
     }
@@ -70,6 +75,22 @@ fn wants(want: Mode, test: &str) -> bool {
         }
     );
     false
+}
+
+/// Appends `ran|skipped WANT TEST` to `$CREDVAULT_TEST_MARKERS`, if set:
+/// scripts/test.sh fails unless each test skipped in one keyring pass ran
+/// in the pass of its mode (as tests/cli/common.rs `mark_keyring_test`).
+fn mark(ran: bool, want: &str, test: &str) {
+    let Some(file) = std::env::var_os("CREDVAULT_TEST_MARKERS") else {
+        return;
+    };
+    let line = format!("{} {want} {test}\n", if ran { "ran" } else { "skipped" });
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()))
+        .expect("append to CREDVAULT_TEST_MARKERS");
 }
 
 fn weak() -> KdfParams {
@@ -622,7 +643,12 @@ fn hung_bus_child() {
     let took = started.elapsed();
     eprintln!("hung bus: connect gave up after {took:?}: {err}");
     assert!(matches!(err, KeychainError::Timeout(_)), "{err}");
-    assert!(took >= limit && took < limit * 3, "took {took:?}");
+    // Gives up at the limit, not before; the upper bound only says it did
+    // give up (a loaded 2-core machine may be seconds late).
+    assert!(
+        took >= limit && took < limit + Duration::from_secs(20),
+        "took {took:?}"
+    );
     // Opening a vault: the keychain slot fails with the timeout, the
     // passphrase slot still opens it.
     let dir = tempfile::tempdir().expect("temp dir");
@@ -735,9 +761,10 @@ fn a_keychain_slot_without_a_keychain_falls_through_to_the_passphrase() {
     })
     .expect("add keychain slot");
 
+    // Fails at once: the reason is the missing bus, not the timeout.
     let started = Instant::now();
     let err = Vault::open(&path, &mut KeychainUnlocker::new(Nothing)).unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(started.elapsed() < DEFAULT_TIMEOUT);
     assert!(
         matches!(
             &err,

@@ -812,3 +812,17 @@ fn two_inits_on_one_path() {
         assert_eq!(temps(&s), Vec::<String>::new(), "round {round}: temp files");
     }
 }
+
+/// Restore against undo again, a few times: both put a whole file in place
+/// and move the rollback mark; the mark must move under the lock, or the
+/// one that went first sees the other's older file and reports a rollback
+/// after it replaced the vault. The rows above found that once under heavy
+/// load; the window is narrow, so repeating only makes a regression likelier
+/// to show, it does not force it.
+#[test]
+fn restore_against_undo_repeatedly() {
+    let f = Fixture::new();
+    for _ in 0..4 {
+        race_pair(&f, W::Restore, W::Undo);
+    }
+}

@@ -447,12 +447,8 @@ fn race_pair(f: &Fixture, a: W, b: W) -> (Run, Run) {
     let replaced_by = |w: W, r: &Run| w.replaces() && r.code == 0;
     let newest_bak = baks(&s).pop();
     let live = s.vault.clone();
-    let mut held = [None, None];
-    for (i, (w, r, other, r_other)) in [(a, &ra, b, &rb), (b, &rb, a, &ra)].into_iter().enumerate()
-    {
-        let here = holds(w, &s, &live, f, r);
-        held[i] = here;
-        match (r.code, here) {
+    for (w, r, other, r_other) in [(a, &ra, b, &rb), (b, &rb, a, &ra)] {
+        match (r.code, holds(w, &s, &live, f, r)) {
             (_, None) => {}
             (0, Some(true)) => {}
             (0, Some(false)) => {

@@ -12,7 +12,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 echo "==> building credvault"
-cargo build --quiet --release -p credvault-cli
+cargo build --quiet --locked --release -p credvault-cli
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/credvault"
 
 DEMO="$(mktemp -d)"

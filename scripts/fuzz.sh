@@ -27,6 +27,10 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 cargo fuzz --version
 
+# cargo fuzz has no --locked: refuse a stale fuzz/Cargo.lock first, as
+# every other cargo invocation of the scripts does.
+cargo metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null
+
 echo "==> building the fuzz targets (sanitizer: $SANITIZER)"
 cargo fuzz build -s "$SANITIZER" --fuzz-dir fuzz
 

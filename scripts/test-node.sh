@@ -30,8 +30,8 @@ if ! command -v npm >/dev/null 2>&1 || (($(node_major) < 18)); then
 fi
 echo "node $(node --version), npm $(npm --version)"
 
-echo "==> cargo build -p credvault-cli  [the CLI the tests write beside]"
-cargo build -p credvault-cli
+echo "==> cargo build --locked -p credvault-cli  [the CLI the tests write beside]"
+cargo build --locked -p credvault-cli
 
 cd "$ROOT/bindings/node"
 echo "==> npm ci"
@@ -48,10 +48,30 @@ fi
 echo "==> tsc --noEmit examples/electron-main"
 ./node_modules/.bin/tsc --noEmit -p "$ROOT/examples/electron-main"
 
+# npm test in keyring mode $1 (through wrapper $2). A mode skips exactly the
+# tests gated on the other mode (`skip: keyringMode !== 'MODE' && 'needs
+# CREDVAULT_TEST_KEYRING=MODE'`), nothing else: a test skipped for another
+# reason, or a keychain test that did not run in its mode, fails here.
+npm_test_in_mode() {
+    local mode="$1" wrapper="$2" log skipped expected
+    log="$(mktemp)"
+    CREDVAULT_TEST_KEYRING="$mode" bash "$ROOT/scripts/$wrapper" npm test 2>&1 | tee "$log"
+    # The summary line of the tap ("# skipped N") or spec ("ℹ skipped N") reporter.
+    skipped="$(sed -nE 's/^(#|ℹ) skipped ([0-9]+)$/\2/p' "$log" | tail -n 1)"
+    rm -f "$log"
+    expected="$(grep -ho "needs CREDVAULT_TEST_KEYRING=[a-z-]*'" test/*.test.js |
+        grep -vc "=$mode'" || true)"
+    if [[ "$skipped" != "$expected" ]]; then
+        echo "npm test with CREDVAULT_TEST_KEYRING=$mode skipped ${skipped:-?} tests; expected exactly the $expected gated on the other keyring mode" >&2
+        exit 1
+    fi
+    echo "ok: CREDVAULT_TEST_KEYRING=$mode skipped only the $expected tests of the other mode"
+}
+
 echo "==> npm test  [no D-Bus, CREDVAULT_TEST_KEYRING=absent]"
-CREDVAULT_TEST_KEYRING=absent bash "$ROOT/scripts/without-dbus.sh" npm test
+npm_test_in_mode absent without-dbus.sh
 
 echo "==> npm test  [Secret Service, CREDVAULT_TEST_KEYRING=secret-service]"
-CREDVAULT_TEST_KEYRING=secret-service bash "$ROOT/scripts/with-secret-service.sh" npm test
+npm_test_in_mode secret-service with-secret-service.sh
 
 echo "==> scripts/test-node.sh: PASS"

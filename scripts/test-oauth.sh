@@ -30,5 +30,5 @@ echo "==> npm ci (tests/oauth-server: oidc-provider, pinned)"
 (cd tests/oauth-server && npm ci --no-audit --no-fund)
 node --check tests/oauth-server/server.mjs
 
-echo "==> cargo test -p credvault-cli --test cli oauth::"
-cargo test -p credvault-cli --test cli oauth::
+echo "==> cargo test --locked -p credvault-cli --test cli oauth::"
+cargo test --locked -p credvault-cli --test cli oauth::

@@ -5,11 +5,15 @@
 #
 # 1. installs the Debian packages the tests need (only those missing),
 # 2. cargo fmt --check and cargo clippy -D warnings,
-# 3. cargo test --workspace twice:
-#    a) with no D-Bus session at all        CREDVAULT_TEST_KEYRING=absent
-#    b) in a private D-Bus session with an  CREDVAULT_TEST_KEYRING=secret-service
-#       unlocked gnome-keyring Secret Service
-#    (both include the kill -9 torture, CREDVAULT_TORTURE_ROUNDS, default 200),
+# 3. cargo test:
+#    a) the whole workspace with no D-Bus session at all
+#       (CREDVAULT_TEST_KEYRING=absent; includes the kill -9 torture,
+#       CREDVAULT_TORTURE_ROUNDS, default 200, and the races),
+#    b) only the tests whose behaviour depends on the keyring mode, in a
+#       private D-Bus session with an unlocked gnome-keyring Secret Service
+#       (CREDVAULT_TEST_KEYRING=secret-service; KEYRING_TESTS below),
+#    then checks that every test skipped in one pass for want of its
+#    keyring mode ran in the other (CREDVAULT_TEST_MARKERS),
 # 4. the fuzz workspace: fmt, clippy, its corpus replayed as plain tests, and
 #    scripts/fuzz.sh: every fuzz target for CREDVAULT_FUZZ_SECONDS (default 60).
 #
@@ -40,7 +44,7 @@ on_exit() {
     # PASS only when every step ran: a signal (e.g. a CI timeout) also
     # reaches this trap, possibly with status 0.
     if ((rc == 0)) && [[ "$STEP" == "done" ]]; then
-        echo "==> scripts/test.sh: PASS (fmt, clippy, tests without D-Bus, tests with Secret Service, fuzzing)"
+        echo "==> scripts/test.sh: PASS (fmt, clippy, tests without D-Bus, keyring tests with Secret Service, fuzzing)"
     else
         echo "==> scripts/test.sh: FAIL in step '$STEP' (exit $rc)" >&2
     fi
@@ -97,12 +101,45 @@ done
 step "cargo fmt --all --check"
 cargo fmt --all --check
 
-step "cargo clippy --workspace --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
+step "cargo clippy --workspace --all-targets --locked -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # ---- 4. tests ------------------------------------------------------------------
+# The tests whose behaviour depends on the keyring mode: every file that
+# reads CREDVAULT_TEST_KEYRING (or gates a test through
+# tests/cli/common.rs `keyring_mode_runs` / `mark_keyring_test`), with the
+# cargo arguments that run its keyring tests. The Secret Service pass runs
+# these alone; the first pass runs everything. Two checks keep the list
+# honest: a file that gates on the mode but is not listed here fails the
+# step below, and a test skipped in one pass that did not run in the other
+# fails after the second pass.
+KEYRING_TESTS=(
+    "vault/src/legacy/secret_service.rs|-p credvault --lib -- legacy::secret_service::"
+    "vault/tests/keychain.rs|-p credvault --test keychain"
+    "tests/cli/keychain.rs|-p credvault-cli --test cli -- keychain::"
+    "tests/cli/backup.rs|-p credvault-cli --test cli -- backup::a_desktop_vault_opens_on_machines_with_another_keychain_or_none backup::restore_on_a_terminal_asks_before_adding_a_keychain_slot"
+    "tests/cli/legacy.rs|-p credvault-cli --test cli -- legacy::v11_password_is_found_in_a_real_secret_service"
+    "tests/cli/rekey.rs|-p credvault-cli --test cli -- rekey::rekey_replaces_the_keychain_item"
+    "tests/cli/docs_examples.rs|-p credvault-cli --test cli -- docs_examples::documented_examples_run_as_written"
+)
+
+step "check: every test file gated on the keyring mode is in KEYRING_TESTS"
+listed=()
+for entry in "${KEYRING_TESTS[@]}"; do listed+=("${entry%%|*}"); done
+unlisted=()
+while IFS= read -r f; do
+    [[ "$f" == "tests/cli/common.rs" ]] && continue
+    if [[ " ${listed[*]} " != *" $f "* ]]; then unlisted+=("$f"); fi
+done < <(grep -rlE 'CREDVAULT_TEST_KEYRING|keyring_mode_runs\(|mark_keyring_test\(|wants\(Mode::' \
+    --include='*.rs' vault vault-cli tests spec | sort)
+if ((${#unlisted[@]})); then
+    echo "these files gate tests on the keyring mode but are not in KEYRING_TESTS of scripts/test.sh: ${unlisted[*]}" >&2
+    exit 1
+fi
+echo "ok: ${#listed[@]} files, all listed"
+
 step "build tests"
-cargo test --workspace --no-run
+cargo test --workspace --no-run --locked
 
 step "smoke: no D-Bus => Secret Service client fails fast"
 if bash scripts/without-dbus.sh timeout 10 secret-tool lookup service credvault-probe account a </dev/null >/dev/null 2>&1; then
@@ -121,11 +158,45 @@ if [[ "$got" != "smoke-secret" ]]; then
 fi
 echo "ok: gnome-keyring Secret Service works"
 
-step "cargo test --workspace  [no D-Bus, CREDVAULT_TEST_KEYRING=absent]"
-CREDVAULT_TEST_KEYRING=absent bash scripts/without-dbus.sh cargo test --workspace
+MARKERS="$(mktemp -d)"
 
-step "cargo test --workspace  [Secret Service, CREDVAULT_TEST_KEYRING=secret-service]"
-CREDVAULT_TEST_KEYRING=secret-service bash scripts/with-secret-service.sh cargo test --workspace
+step "cargo test --workspace  [no D-Bus, CREDVAULT_TEST_KEYRING=absent]"
+CREDVAULT_TEST_MARKERS="$MARKERS/absent" CREDVAULT_TEST_KEYRING=absent \
+    bash scripts/without-dbus.sh cargo test --workspace --locked
+
+step "cargo test, keyring tests only  [Secret Service, CREDVAULT_TEST_KEYRING=secret-service]"
+for entry in "${KEYRING_TESTS[@]}"; do
+    read -r -a args <<<"${entry#*|}"
+    echo "--- ${entry%%|*}: cargo test --locked ${args[*]}"
+    CREDVAULT_TEST_MARKERS="$MARKERS/secret-service" CREDVAULT_TEST_KEYRING=secret-service \
+        bash scripts/with-secret-service.sh cargo test --locked "${args[@]}"
+done
+
+step "check: every keyring test ran in its keyring mode"
+touch "$MARKERS/absent" "$MARKERS/secret-service"
+# Lines are "ran|skipped WANT TEST"; a test may run in several processes.
+missing="$(comm -23 \
+    <(cat "$MARKERS"/* | awk '$1 == "skipped" { print $2, $3 }' | sort -u) \
+    <(cat "$MARKERS"/* | awk '$1 == "ran" { print $2, $3 }' | sort -u))"
+if [[ -n "$missing" ]]; then
+    echo "these keyring tests were skipped and never ran in their mode (add them to KEYRING_TESTS):" >&2
+    echo "$missing" >&2
+    exit 1
+fi
+for mode in absent secret-service; do
+    n="$(awk -v m="$mode" '$1 == "ran" && $2 == m' "$MARKERS/$mode" | sort -u | wc -l)"
+    if ((n == 0)); then
+        echo "no keyring test ran in mode $mode" >&2
+        exit 1
+    fi
+    echo "ok: $n keyring tests ran with CREDVAULT_TEST_KEYRING=$mode"
+done
+if grep -q '^skipped secret-service ' "$MARKERS/secret-service"; then
+    echo "the Secret Service pass skipped tests that need it:" >&2
+    grep '^skipped secret-service ' "$MARKERS/secret-service" >&2
+    exit 1
+fi
+rm -rf "$MARKERS"
 
 # The Node/Electron module (bindings/node): npm ci, build, tsc, node --test in
 # both keyring modes.
@@ -137,10 +208,10 @@ bash scripts/test-oauth.sh
 # ---- 5. fuzzing ------------------------------------------------------------------
 step "fuzz workspace: cargo fmt --check, clippy -D warnings"
 cargo fmt --manifest-path fuzz/Cargo.toml --check
-cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+cargo clippy --manifest-path fuzz/Cargo.toml --all-targets --locked -- -D warnings
 
-step "fuzz corpus replay: cargo test --manifest-path fuzz/Cargo.toml"
-cargo test --manifest-path fuzz/Cargo.toml
+step "fuzz corpus replay: cargo test --manifest-path fuzz/Cargo.toml --locked"
+cargo test --manifest-path fuzz/Cargo.toml --locked
 
 step "scripts/fuzz.sh ${CREDVAULT_FUZZ_SECONDS:-60}  [every target, libFuzzer]"
 bash scripts/fuzz.sh "${CREDVAULT_FUZZ_SECONDS:-60}"

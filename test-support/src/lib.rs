@@ -7,7 +7,9 @@
 //! - [`weak_kdf`] and [`key`]: the cheap Argon2id parameters and key names
 //!   every engine test uses;
 //! - [`framed`]: a hand-made file prefix for hostile-file tests;
-//! - [`skip`]: the strict skip (a failure under CI).
+//! - [`skip`]: the strict skip (a failure under CI), and
+//!   [`mark_keyring_test`]: the record that lets scripts/test.sh check that
+//!   every keyring-mode test ran in its pass.
 
 #![forbid(unsafe_code)]
 
@@ -50,4 +52,21 @@ pub fn skip(reason: &str) {
         "a real check cannot run here and CI must not skip it: {reason}"
     );
     eprintln!("skipping: {reason}");
+}
+
+/// Appends `ran|skipped WANT TEST` to `$CREDVAULT_TEST_MARKERS`, if set
+/// (one short `O_APPEND` write: safe from parallel tests). scripts/test.sh
+/// fails unless each test skipped in one keyring pass ran in the pass of
+/// its mode, and unless a keyring test ran in each mode.
+pub fn mark_keyring_test(ran: bool, want: &str, test: &str) {
+    let Some(file) = std::env::var_os("CREDVAULT_TEST_MARKERS") else {
+        return;
+    };
+    let line = format!("{} {want} {test}\n", if ran { "ran" } else { "skipped" });
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()))
+        .expect("append to CREDVAULT_TEST_MARKERS");
 }

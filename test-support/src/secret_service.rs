@@ -55,17 +55,29 @@ pub fn mode() -> Mode {
 }
 
 /// Whether to run a test that needs `want`; prints why not otherwise.
+/// Recorded for scripts/test.sh ([`crate::mark_keyring_test`]), so a test
+/// skipped in one pass must have run in the other.
 pub fn wants(want: Mode, test: &str) -> bool {
     let have = mode();
+    let want_name = match want {
+        Mode::SecretService => "secret-service",
+        _ => "absent",
+    };
+    // Named by the test binary too (`keychain::…`, `cli::…`): the library's
+    // and the CLI's suites have tests of the same name.
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let binary = binary
+        .rsplit_once('-')
+        .map_or(binary.as_str(), |(name, _hash)| name);
+    crate::mark_keyring_test(have == want, want_name, &format!("{binary}::{test}"));
     if have == want {
         return true;
     }
     eprintln!(
-        "skipping {test}: needs CREDVAULT_TEST_KEYRING={} (have {have:?}; see scripts/test.sh)",
-        match want {
-            Mode::SecretService => "secret-service",
-            _ => "absent",
-        }
+        "skipping {test}: needs CREDVAULT_TEST_KEYRING={want_name} (have {have:?}; see scripts/test.sh)"
     );
     false
 }

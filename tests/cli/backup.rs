@@ -359,19 +359,6 @@ fn backup_refuses_the_vault_itself_and_vaults_with_nothing_portable() {
 
 // ---- with real Secret Services ---------------------------------------------
 
-#[derive(Debug, PartialEq)]
-enum Keyring {
-    SecretService,
-    Other,
-}
-
-fn keyring() -> Keyring {
-    match std::env::var("CREDVAULT_TEST_KEYRING").as_deref() {
-        Ok("secret-service") => Keyring::SecretService,
-        _ => Keyring::Other,
-    }
-}
-
 /// `credvault` in the sandbox with this process's D-Bus session (the
 /// sandbox normally has none), with only `env` as credentials.
 fn keyed(s: &Sandbox, env: &[(&str, &str)], args: &[&str]) -> Run {
@@ -432,8 +419,10 @@ fn on_another_machine(script: &str, child: &str, env: &[(&str, &str)]) {
 /// there without either.
 #[test]
 fn a_desktop_vault_opens_on_machines_with_another_keychain_or_none() {
-    if keyring() != Keyring::SecretService {
-        eprintln!("skipping: needs CREDVAULT_TEST_KEYRING=secret-service (see scripts/test.sh)");
+    if !crate::common::keyring_mode_runs(
+        "secret-service",
+        "backup::a_desktop_vault_opens_on_machines_with_another_keychain_or_none",
+    ) {
         return;
     }
     let a = Sandbox::new();
@@ -563,8 +552,10 @@ fn other_machine_child() {
 /// real Secret Service; through `script`).
 #[test]
 fn restore_on_a_terminal_asks_before_adding_a_keychain_slot() {
-    if keyring() != Keyring::SecretService {
-        eprintln!("skipping: needs CREDVAULT_TEST_KEYRING=secret-service (see scripts/test.sh)");
+    if !crate::common::keyring_mode_runs(
+        "secret-service",
+        "backup::restore_on_a_terminal_asks_before_adding_a_keychain_slot",
+    ) {
         return;
     }
     let a = Sandbox::new();

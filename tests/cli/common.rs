@@ -52,6 +52,15 @@ impl Sandbox {
         Sandbox { dir, vault }
     }
 
+    /// A fresh sandbox holding a copy of `other`'s whole directory (vault,
+    /// generations, lock, audit log, marks): one prepared vault, many
+    /// independent runs.
+    pub fn copy_of(other: &Sandbox) -> Sandbox {
+        let s = Sandbox::new();
+        copy_tree(other.root(), s.root());
+        s
+    }
+
     /// The sandbox directory (also HOME).
     pub fn root(&self) -> &Path {
         self.dir.path()
@@ -128,6 +137,43 @@ pub fn with_env(s: &Sandbox, env: &[(&str, &str)], args: &[&str]) -> Run {
 
 /// The strict skip: a failure under CI (shared with the library's tests).
 pub use credvault_test_support::skip;
+
+/// Copies the directory tree `from` into `to` (files keep their modes).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let e = e.expect("dir entry");
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let kind = e.file_type().expect("file type");
+        if kind.is_dir() {
+            copy_tree(&src, &dst);
+            let mode = std::fs::metadata(&src).expect("metadata").permissions();
+            std::fs::set_permissions(&dst, mode).expect("set permissions");
+        } else if kind.is_file() {
+            std::fs::copy(&src, &dst).expect("copy file");
+        }
+    }
+}
+
+/// Whether a test that needs the keyring mode `want` (`secret-service` or
+/// `absent`, the `CREDVAULT_TEST_KEYRING` of scripts/test.sh's two passes)
+/// runs in this process. It says why not on stderr otherwise: that is no
+/// silent skip, because with `CREDVAULT_TEST_MARKERS=FILE` every call
+/// appends `ran|skipped WANT TEST` to FILE, and scripts/test.sh fails
+/// unless each test skipped in one pass ran in the pass of its mode.
+pub fn keyring_mode_runs(want: &str, test: &str) -> bool {
+    let have = std::env::var("CREDVAULT_TEST_KEYRING").unwrap_or_default();
+    let runs = have == want;
+    mark_keyring_test(runs, want, test);
+    if !runs {
+        eprintln!(
+            "skipping {test}: needs CREDVAULT_TEST_KEYRING={want} (have {have:?}; see scripts/test.sh)"
+        );
+    }
+    runs
+}
+
+pub use credvault_test_support::mark_keyring_test;
 
 /// Runs `cmd`, feeding `stdin` from a thread (values can exceed a pipe
 /// buffer before the child starts reading).

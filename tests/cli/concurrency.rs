@@ -64,4 +64,7 @@ fn concurrent_sets_of_one_key_leave_one_whole_value() {
     let got = s.run(&["get", "shared.key"]).ok();
     let got = got.text().trim_end();
     assert!(pairs.iter().any(|(_, v)| v == got), "{got}");
+    // Every acknowledged set is one save: none was lost.
+    let status = s.run(&["status", "--json"]).ok().json();
+    assert_eq!(status["save_counter"], WRITERS + 1);
 }

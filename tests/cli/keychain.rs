@@ -623,12 +623,16 @@ fn without_a_keychain_init_falls_back_to_a_passphrase() {
     run_command(k.command(&["set", "k"], true), Some(b"v")).ok();
     assert_eq!(k.with_pass(&["get", "k"]).ok().stdout, b"v\n");
 
-    // status says so, text and JSON, and finds out well under a second.
+    // status says so, text and JSON, and finds out at once: the reason is
+    // that no bus is there, not the D-Bus timeout (3 s) running out (not a
+    // timed assertion: a loaded machine may take any time below that).
     let status = k.status(true);
     assert_eq!(status["backend"], "passphrase");
     assert_eq!(status["keychain_available"], false);
     let check_ms = status["keychain_check_ms"].as_u64().expect("timed");
-    assert!(check_ms < 500, "keychain detection took {check_ms} ms");
+    let reason = status["keychain_error"].to_string();
+    assert!(!reason.contains("timed out"), "{reason}");
+    assert!(check_ms < 3000, "keychain detection took {check_ms} ms");
     eprintln!("no D-Bus: keychain detection took {check_ms} ms");
     assert!(
         status["warnings"]

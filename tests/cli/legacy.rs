@@ -449,14 +449,6 @@ fn unreadable_legacy_files_fail_as_a_whole() {
 
 // ---- the automatic v11 lookup in a real Secret Service ---------------------
 
-fn keyring_mode() -> Option<&'static str> {
-    match std::env::var("CREDVAULT_TEST_KEYRING").as_deref() {
-        Ok("secret-service") => Some("secret-service"),
-        Ok("absent") => Some("absent"),
-        _ => None,
-    }
-}
-
 /// The sandbox command, but with this process's D-Bus session.
 fn with_session_bus(s: &Sandbox, args: &[&str]) -> Command {
     let mut cmd = s.command(args);
@@ -472,8 +464,10 @@ fn with_session_bus(s: &Sandbox, args: &[&str]) -> Command {
 
 #[test]
 fn v11_password_is_found_in_a_real_secret_service() {
-    if keyring_mode() != Some("secret-service") {
-        eprintln!("skipping: needs CREDVAULT_TEST_KEYRING=secret-service (scripts/test.sh)");
+    if !crate::common::keyring_mode_runs(
+        "secret-service",
+        "legacy::v11_password_is_found_in_a_real_secret_service",
+    ) {
         return;
     }
     let t = setup();
@@ -539,8 +533,7 @@ fn v11_password_is_found_in_a_real_secret_service() {
 
 #[test]
 fn v11_lookup_without_dbus_fails_fast() {
-    if keyring_mode() != Some("absent") {
-        eprintln!("skipping: needs CREDVAULT_TEST_KEYRING=absent (scripts/test.sh)");
+    if !crate::common::keyring_mode_runs("absent", "legacy::v11_lookup_without_dbus_fails_fast") {
         return;
     }
     let t = setup();

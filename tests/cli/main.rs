@@ -26,6 +26,9 @@ mod keychain;
 mod session;
 // kill -9 torture, multi-process writers of many keys and of one key.
 mod torture;
+// Every writer raced against `set` and against each other, and two inits
+// on one path, behind a held lock: no lost update, documented losers.
+mod races;
 // Hostile files and every spec vector under memory and CPU limits.
 mod hostile;
 // Migration from the desktop app: import-legacy on real Chromium OSCrypt

@@ -223,8 +223,10 @@ fn rekey_ends_a_session_unlock() {
 /// item; the old item is gone.
 #[test]
 fn rekey_replaces_the_keychain_item() {
-    if std::env::var("CREDVAULT_TEST_KEYRING").as_deref() != Ok("secret-service") {
-        eprintln!("skipping: needs CREDVAULT_TEST_KEYRING=secret-service (see scripts/test.sh)");
+    if !crate::common::keyring_mode_runs(
+        "secret-service",
+        "rekey::rekey_replaces_the_keychain_item",
+    ) {
         return;
     }
     let s = Sandbox::new();

@@ -107,10 +107,10 @@ fn a_save_on_a_full_disk_exits_5_and_keeps_the_old_vault() {
     let out = cmd.output().expect("run unshare");
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() || !text.contains("exit=") {
-        println!(
-            "full disk: skipped, no private tmpfs here ({})",
+        crate::common::skip(&format!(
+            "full disk: no private tmpfs here (unshare --user --map-root-user --mount: {})",
             String::from_utf8_lossy(&out.stderr).trim()
-        );
+        ));
         return;
     }
     let field = |k: &str| {

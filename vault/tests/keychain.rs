@@ -532,7 +532,12 @@ fn hung_bus_child() {
     let took = started.elapsed();
     eprintln!("hung bus: connect gave up after {took:?}: {err}");
     assert!(matches!(err, KeychainError::Timeout(_)), "{err}");
-    assert!(took >= limit && took < limit * 3, "took {took:?}");
+    // Gives up at the limit, not before; the upper bound only says it did
+    // give up (a loaded 2-core machine may be seconds late).
+    assert!(
+        took >= limit && took < limit + Duration::from_secs(20),
+        "took {took:?}"
+    );
     // Opening a vault: the keychain slot fails with the timeout, the
     // passphrase slot still opens it.
     let dir = tempfile::tempdir().expect("temp dir");
@@ -651,9 +656,10 @@ fn a_keychain_slot_without_a_keychain_falls_through_to_the_passphrase() {
     })
     .expect("add keychain slot");
 
+    // Fails at once: the reason is the missing bus, not the timeout.
     let started = Instant::now();
     let err = Vault::open(&path, &mut KeychainUnlocker::new(Nothing)).unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(started.elapsed() < DEFAULT_TIMEOUT);
     assert!(
         matches!(
             &err,

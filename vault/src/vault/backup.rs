@@ -387,11 +387,13 @@ impl Verified {
     ) -> Result<Restored, VaultError> {
         store::ensure_dir(live)?;
         let faults = options.fault_injector.as_deref();
-        let (kept, replaced_vault_id) = {
+        let (kept, replaced_vault_id, vault) = {
             let _lock = VaultLock::acquire_with(live, options.lock_timeout, faults)?;
             if let Some(k) = generation {
+                // Another writer may have rotated or purged the generations
+                // since they were read (tests/cli/races.rs): gone is changed.
                 let source = generations::path(live, k);
-                if read_file(&source)? != self.bytes {
+                if !store::exists(&source)? || read_file(&source)? != self.bytes {
                     return Err(VaultError::KeyChanged);
                 }
             }
@@ -417,17 +419,20 @@ impl Verified {
                 let _ = std::fs::remove_file(&source);
                 let _ = generations::close_gap(live, k);
             }
-            (kept, replaced)
-        };
-        // Putting an older copy in place is the user's decision: the
-        // rollback mark follows it (FORMAT.md §9.2).
-        if let Some(marks) = &options.rollback {
-            if let Ok(parsed) = format::parse_file(&self.bytes) {
-                let at = store::resolve(live)?;
-                marks.reset(&parsed.header.vault_id, &at, parsed.header.save_counter)?;
+            // Putting an older copy in place is the user's decision: the
+            // rollback mark follows it (FORMAT.md §9.2). Still under the
+            // lock: a restore or undo by another process must not put its
+            // file in place between this one's file and this one's mark,
+            // or this one reports a rollback after it replaced the vault.
+            if let Some(marks) = &options.rollback {
+                if let Ok(parsed) = format::parse_file(&self.bytes) {
+                    let at = store::resolve(live)?;
+                    marks.reset(&parsed.header.vault_id, &at, parsed.header.save_counter)?;
+                }
             }
-        }
-        let vault = Vault::open_with_key(live, self.keys.dek.clone(), options)?;
+            let vault = Vault::open_with_key(live, self.keys.dek.clone(), options)?;
+            (kept, replaced, vault)
+        };
         Ok(Restored {
             vault,
             kept,

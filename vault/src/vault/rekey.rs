@@ -200,6 +200,7 @@ impl Vault {
     }
 
     fn rewrap_save(&mut self, id: u32, want: &'static str, fresh: Slot) -> Result<(), VaultError> {
+        let opened = self.header.slots.iter().find(|s| s.id == id).cloned();
         self.save_with(move |_, header, _body, _dek| {
             let at = header
                 .slots
@@ -208,6 +209,11 @@ impl Vault {
                 .ok_or(VaultError::NoSuchSlot(id))?;
             if header.slots[at].type_name() != want {
                 return Err(VaultError::WrongSlotType { id, expected: want });
+            }
+            if opened.as_ref() != Some(&header.slots[at]) {
+                // Another process rewrapped this slot since this handle
+                // read it: replacing it would silently undo that change.
+                return Err(VaultError::KeyChanged);
             }
             header.slots[at] = fresh;
             Ok(((), true))
@@ -223,7 +229,21 @@ impl Vault {
     }
 
     fn replace_recovery_save(&mut self, key: &RecoveryKey) -> Result<u32, VaultError> {
+        let recovery = |slots: &[Slot]| -> Vec<Slot> {
+            slots
+                .iter()
+                .filter(|s| matches!(s.kind, SlotKind::Recovery(_)))
+                .cloned()
+                .collect()
+        };
+        let opened = recovery(&self.header.slots);
         self.save_with(|vault_id, header, _body, dek| {
+            if recovery(&header.slots) != opened {
+                // Another process replaced the recovery code since this
+                // handle read the header: replacing it again would kill a
+                // code that process has just shown, without a word.
+                return Err(VaultError::KeyChanged);
+            }
             let first = header
                 .slots
                 .iter()

@@ -561,7 +561,9 @@ impl AuditLog {
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\n');
         // One write per line on an O_APPEND file: lines never interleave.
-        let written = file.write(&bytes).map_err(io_err("write", &self.path))?;
+        let written = crate::store::fault_point(crate::store::Step::AuditAppend)
+            .and_then(|()| file.write(&bytes))
+            .map_err(io_err("write", &self.path))?;
         if written != bytes.len() {
             return Err(AuditError::Io {
                 op: "write",
@@ -572,7 +574,8 @@ impl AuditLog {
         let hash = sha256_hex(line.as_bytes());
         if let Some(key) = key {
             let record = head_record(key, seq, &hash);
-            head.seek(SeekFrom::Start(0))
+            crate::store::fault_point(crate::store::Step::AuditAnchor)
+                .and_then(|()| head.seek(SeekFrom::Start(0)))
                 .and_then(|_| head.write_all(record.as_bytes()))
                 .map_err(io_err("write", &self.head_path()))?;
         }
@@ -588,6 +591,8 @@ impl AuditLog {
     }
 
     fn rotate(&self) -> Result<(), AuditError> {
+        crate::store::fault_point(crate::store::Step::AuditRotate)
+            .map_err(io_err("rename", &self.path))?;
         let oldest = self.rotated(self.keep);
         if oldest.exists() {
             std::fs::remove_file(&oldest).map_err(io_err("remove", &oldest))?;

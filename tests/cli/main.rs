@@ -51,3 +51,6 @@ mod pass;
 // OAuth against a real oidc-provider on https://127.0.0.1: PKCE login,
 // device flow, refresh under the lock, invalid_grant, server down, revoke.
 mod oauth;
+// Every writing command failed and crashed at every storage step through
+// the test-only fault hook: old or new state, audit intact (issue 19).
+mod crash;

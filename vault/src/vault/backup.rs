@@ -424,6 +424,16 @@ impl Verified {
             } else {
                 (None, None)
             };
+            // Putting an older copy in place is the user's decision: the
+            // rollback mark follows it (FORMAT.md §9.2). Before the file is
+            // replaced, so that a crash in between leaves a vault that
+            // opens (a lowered mark rises again on the next open).
+            if let Some(marks) = &options.rollback {
+                if let Ok(parsed) = format::parse_file(&self.bytes) {
+                    let at = store::resolve(live)?;
+                    marks.reset(&parsed.header.vault_id, &at, parsed.header.save_counter)?;
+                }
+            }
             match generation {
                 // A restore is undone like a save: what it replaced becomes
                 // generation 1 (as well as the .bak).
@@ -439,14 +449,6 @@ impl Verified {
             }
             (kept, replaced)
         };
-        // Putting an older copy in place is the user's decision: the
-        // rollback mark follows it (FORMAT.md §9.2).
-        if let Some(marks) = &options.rollback {
-            if let Ok(parsed) = format::parse_file(&self.bytes) {
-                let at = store::resolve(live)?;
-                marks.reset(&parsed.header.vault_id, &at, parsed.header.save_counter)?;
-            }
-        }
         let vault = Vault::open_with_key(live, self.keys.dek.clone(), options)?;
         Ok(Restored {
             vault,

@@ -34,12 +34,12 @@ const NEW_PASS: &str = "a new passphrase after the crash";
 const SECOND_PASS: &str = "a second passphrase slot";
 
 /// One sandbox: HOME, XDG_DATA_HOME and the vault under `root`.
-struct Env {
-    root: PathBuf,
+pub(crate) struct Env {
+    pub(crate) root: PathBuf,
 }
 
 impl Env {
-    fn vault(&self) -> PathBuf {
+    pub(crate) fn vault(&self) -> PathBuf {
         self.root.join("vaults").join("test.cvault")
     }
 
@@ -52,7 +52,7 @@ impl Env {
     }
 
     /// `credvault ARGS` unlocking with `pass`, no keychain reachable.
-    fn command(&self, args: &[&str], pass: &str) -> Command {
+    pub(crate) fn command(&self, args: &[&str], pass: &str) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_credvault"));
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -72,7 +72,7 @@ impl Env {
         cmd
     }
 
-    fn output(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
+    pub(crate) fn output(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
         use std::io::Write;
         if stdin.is_some() {
             cmd.stdin(Stdio::piped());
@@ -86,7 +86,7 @@ impl Env {
     }
 
     #[track_caller]
-    fn ok(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    pub(crate) fn ok(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
         let out = Self::output(self.command(args, PASS), stdin);
         assert!(
             out.status.success(),
@@ -98,7 +98,7 @@ impl Env {
     }
 
     /// A copy of this sandbox under `dir` (the vault path moves with it).
-    fn copy_to(&self, dir: &Path) -> Env {
+    pub(crate) fn copy_to(&self, dir: &Path) -> Env {
         let root = dir.join("root");
         let status = Command::new("cp")
             .arg("-a")
@@ -114,7 +114,7 @@ impl Env {
 /// What a vault holds, as far as a user can tell: which passphrase opens
 /// it, its entries and values, and its slots.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct State {
+pub(crate) struct State {
     pass: &'static str,
     entries: BTreeMap<String, String>,
     slots: Vec<(u64, String)>,
@@ -122,7 +122,15 @@ struct State {
 
 /// The state of the vault in `env`; panics when no passphrase opens it.
 #[track_caller]
-fn state(env: &Env) -> State {
+pub(crate) fn state(env: &Env) -> State {
+    match try_state(env) {
+        Ok(state) => state,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The state of the vault in `env`, or why it does not open.
+pub(crate) fn try_state(env: &Env) -> Result<State, String> {
     for pass in [PASS, NEW_PASS] {
         let out = Env::output(
             env.command(&["export", "--danger-plaintext", "-o", "-"], pass),
@@ -131,12 +139,13 @@ fn state(env: &Env) -> State {
         if out.status.code() == Some(3) {
             continue;
         }
-        assert!(
-            out.status.success(),
-            "the vault does not open: {:?} {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        if !out.status.success() {
+            return Err(format!(
+                "the vault does not open: {:?} {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("export JSON");
         let entries = json["entries"]
             .as_object()
@@ -158,13 +167,13 @@ fn state(env: &Env) -> State {
                 )
             })
             .collect();
-        return State {
+        return Ok(State {
             pass,
             entries,
             slots,
-        };
+        });
     }
-    panic!("neither the old nor the new passphrase opens the vault");
+    Err("neither the old nor the new passphrase opens the vault".to_owned())
 }
 
 /// Temp files (of a save, of a generation) left in `dir`.
@@ -180,18 +189,18 @@ fn temps(dir: &Path) -> Vec<String> {
 }
 
 /// A command line and its extra environment.
-type Invocation = (Vec<String>, Vec<(&'static str, String)>);
+pub(crate) type Invocation = (Vec<String>, Vec<(&'static str, String)>);
 
 /// One writing command.
-struct Writer {
-    name: &'static str,
+pub(crate) struct Writer {
+    pub(crate) name: &'static str,
     /// Brings the fresh vault (entries a=1, b=2) to where the command
     /// starts from.
-    prepare: fn(&Env),
+    pub(crate) prepare: fn(&Env),
     /// Its arguments and extra environment.
-    command: fn(&Env) -> Invocation,
+    pub(crate) command: fn(&Env) -> Invocation,
     /// Whether the command changes what [`state`] sees.
-    changes_state: bool,
+    pub(crate) changes_state: bool,
     /// A check of what the command writes outside the vault, given
     /// whether the vault is in the new state.
     check: fn(&Env, bool),
@@ -215,7 +224,7 @@ fn with_weak(list: &[&str]) -> Vec<String> {
 const LEGACY: &[u8] =
     br#"{"credentials": {"github.token": "plain:6768705f6c6567616379"}, "encryptionAvailable": false}"#;
 
-fn writers() -> Vec<Writer> {
+pub(crate) fn writers() -> Vec<Writer> {
     vec![
         Writer {
             name: "rm",
@@ -370,11 +379,25 @@ fn writers() -> Vec<Writer> {
     ]
 }
 
-fn writer(name: &str) -> Writer {
+pub(crate) fn writer(name: &str) -> Writer {
     writers()
         .into_iter()
         .find(|w| w.name == name)
         .expect("a writer of the table")
+}
+
+/// A fresh sandbox in `root` with entries a=1 and b=2, brought to where
+/// `w` starts from.
+pub(crate) fn prepared(root: PathBuf, w: &Writer) -> Env {
+    let base = Env { root };
+    std::fs::create_dir(&base.root).unwrap();
+    let mut init = vec!["init"];
+    init.extend(WEAK);
+    base.ok(&init, None);
+    base.ok(&["set", "a"], Some(b"1"));
+    base.ok(&["set", "b"], Some(b"2"));
+    (w.prepare)(&base);
+    base
 }
 
 /// Runs `w` in a copy of `base`, with `fault` (`N:error`, `N:abort`) or a
@@ -399,16 +422,7 @@ fn run_writer(base: &Env, w: &Writer, dir: &Path, fault: Option<&str>) -> (Env, 
 fn crash_every_step(name: &str) {
     let w = writer(name);
     let top = tempfile::tempdir().expect("temp dir");
-    let base = Env {
-        root: top.path().join("base"),
-    };
-    std::fs::create_dir(&base.root).unwrap();
-    let mut init = vec!["init"];
-    init.extend(WEAK);
-    base.ok(&init, None);
-    base.ok(&["set", "a"], Some(b"1"));
-    base.ok(&["set", "b"], Some(b"2"));
-    (w.prepare)(&base);
+    let base = prepared(top.path().join("base"), &w);
     let old = state(&base);
 
     // The traced run: the points this command reaches, and its new state.

@@ -572,3 +572,170 @@ fn merge_crashes_at_every_step() {
 fn generations_purge_crashes_at_every_step() {
     crash_every_step("generations purge");
 }
+
+/// A fresh sandbox with entries a=1 and b=2 in `top/base`.
+fn plain(top: &Path) -> Env {
+    prepared(top.join("base"), &writer("rm"))
+}
+
+/// `audit verify --json` in `env`: exit code and report.
+fn audit_verify(env: &Env) -> (Option<i32>, serde_json::Value, String) {
+    let out = Env::output(env.command(&["--json", "audit", "verify"], PASS), None);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (
+        out.status.code(),
+        report,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The seq numbers `audit show --json` lists, oldest first.
+fn audit_seqs(env: &Env) -> Vec<u64> {
+    let out = Env::output(env.command(&["--json", "audit", "show"], PASS), None);
+    assert!(out.status.success(), "audit show: {out:?}");
+    let lines: serde_json::Value = serde_json::from_slice(&out.stdout).expect("show JSON");
+    lines
+        .as_array()
+        .expect("an array of lines")
+        .iter()
+        .map(|l| l["seq"].as_u64().expect("seq"))
+        .collect()
+}
+
+/// A crash between the audit line and its head anchor (issue 19): the log
+/// verifies (the line is there, the anchor one behind: a crash, never
+/// reported as tampering), the save it records is in place, and the next
+/// command's line and anchor carry on.
+#[test]
+fn a_kill_between_the_audit_line_and_its_head_anchor_is_not_tampering() {
+    let top = tempfile::tempdir().expect("temp dir");
+    let base = plain(top.path());
+    let traced = top.path().join("traced");
+    std::fs::create_dir(&traced).unwrap();
+    let env = base.copy_to(&traced);
+    let mut cmd = env.command(&["set", "k"], PASS);
+    cmd.env("CREDVAULT_FAULT_TRACE", traced.join("trace"));
+    assert!(Env::output(cmd, Some(b"v")).status.success());
+    let trace = std::fs::read_to_string(traced.join("trace")).unwrap();
+    let anchor = trace
+        .lines()
+        .find(|l| l.ends_with(" AuditAnchor"))
+        .and_then(|l| l.split(' ').next())
+        .expect("set writes an anchor")
+        .to_owned();
+
+    for action in ["abort", "error"] {
+        let dir = top.path().join(action);
+        std::fs::create_dir(&dir).unwrap();
+        let env = base.copy_to(&dir);
+        let mut cmd = env.command(&["set", "k"], PASS);
+        cmd.env("CREDVAULT_FAULT", format!("{anchor}:{action}"));
+        let out = Env::output(cmd, Some(b"v"));
+        if action == "abort" {
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(out.status.signal(), Some(6), "{out:?}");
+        }
+        assert_eq!(state(&env).entries.get("k").map(String::as_str), Some("v"));
+        let (code, report, stderr) = audit_verify(&env);
+        assert_eq!(code, Some(0), "{action}: {report} {stderr}");
+        assert_eq!(report["intact"], true, "{action}: {report}");
+        let seqs = audit_seqs(&env);
+        let n = seqs.len();
+        assert_eq!(seqs, (1..=n as u64).collect::<Vec<_>>(), "{action}");
+        env.ok(&["set", "after"], Some(b"x"));
+        let (code, report, stderr) = audit_verify(&env);
+        assert_eq!(code, Some(0), "{action}, then a save: {report} {stderr}");
+        assert_eq!(
+            report["anchored_seq"], report["lines"],
+            "{action}: the next line is anchored: {report}"
+        );
+    }
+}
+
+/// Several processes append across rotations (a tiny rotation size): one
+/// linear chain, every seq once, that verifies.
+#[test]
+fn audit_rotation_under_concurrent_writers_keeps_one_chain() {
+    const WRITERS: usize = 4;
+    const SAVES: usize = 6;
+    let top = tempfile::tempdir().expect("temp dir");
+    let env = plain(top.path());
+    let env = &env;
+    std::thread::scope(|scope| {
+        for w in 0..WRITERS {
+            scope.spawn(move || {
+                for i in 0..SAVES {
+                    let key = format!("w{w}.k{i}");
+                    let mut cmd = env.command(&["set", &key], PASS);
+                    // About three lines a file: a rotation every few appends.
+                    cmd.env("CREDVAULT_AUDIT_MAX_BYTES", "700");
+                    let out = Env::output(cmd, Some(b"v"));
+                    assert!(out.status.success(), "{key}: {out:?}");
+                }
+            });
+        }
+    });
+    let rotated = std::fs::read_dir(env.vault().parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".audit.1"))
+        .count();
+    assert_eq!(rotated, 1, "the log rotated");
+    let (code, report, stderr) = audit_verify(env);
+    assert_eq!(code, Some(0), "{report} {stderr}");
+    let seqs = audit_seqs(env);
+    let first = seqs[0];
+    assert_eq!(
+        seqs,
+        (first..first + seqs.len() as u64).collect::<Vec<_>>(),
+        "one linear chain"
+    );
+    // init, 2 sets, the writers' sets, one verify: the last seq counts them
+    // all, whatever rotation dropped from the oldest end.
+    assert!(
+        *seqs.last().unwrap() >= (3 + WRITERS * SAVES + 1) as u64,
+        "{seqs:?}"
+    );
+}
+
+/// Readers (`audit verify`, `audit show`) racing writers never see a
+/// broken chain: a line whose anchor is not written yet is not tampering.
+#[test]
+fn audit_readers_racing_writers_never_see_tampering() {
+    const SAVES: usize = 12;
+    let top = tempfile::tempdir().expect("temp dir");
+    let env = plain(top.path());
+    let env = &env;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let done = &done;
+    let reads = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || {
+            for i in 0..SAVES {
+                let mut cmd = env.command(&["set", &format!("k{i}")], PASS);
+                cmd.env("CREDVAULT_AUDIT_MAX_BYTES", "1500");
+                let out = Env::output(cmd, Some(b"v"));
+                assert!(out.status.success(), "{out:?}");
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let reader = scope.spawn(move || {
+            let mut reads = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) || reads < 2 {
+                let (code, report, stderr) = audit_verify(env);
+                assert_eq!(code, Some(0), "verify racing a writer: {report} {stderr}");
+                let seqs = audit_seqs(env);
+                let first = seqs[0];
+                assert_eq!(
+                    seqs,
+                    (first..first + seqs.len() as u64).collect::<Vec<_>>(),
+                    "show racing a writer"
+                );
+                reads += 1;
+            }
+            reads
+        });
+        writer.join().expect("writer");
+        reader.join().expect("reader")
+    });
+    assert!(reads >= 2);
+}

@@ -618,7 +618,11 @@ impl Vault {
         if let (Err(_), Some(account)) = (&created, stored) {
             // Best effort: the vault was never written, so the item is
             // garbage; the save error is what the caller needs to see.
-            let _ = keychain.delete(keychain::SERVICE, &account);
+            // Unless it failed after the file was put in place (at the
+            // directory fsync): then the file needs the item.
+            if !rekey::keychain_accounts_on_disk(path).contains(&account) {
+                let _ = keychain.delete(keychain::SERVICE, &account);
+            }
         }
         created
     }
@@ -920,7 +924,9 @@ impl Vault {
         });
         if let (Err(_), Some(account)) = (&added, stored) {
             // Best effort, as in `create_with_keychain`.
-            let _ = keychain.delete(keychain::SERVICE, &account);
+            if !rekey::keychain_accounts_on_disk(&self.path).contains(&account) {
+                let _ = keychain.delete(keychain::SERVICE, &account);
+            }
         }
         added
     }

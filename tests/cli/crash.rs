@@ -203,7 +203,7 @@ pub(crate) struct Writer {
     pub(crate) changes_state: bool,
     /// A check of what the command writes outside the vault, given
     /// whether the vault is in the new state.
-    check: fn(&Env, bool),
+    pub(crate) check: fn(&Env, bool),
 }
 
 fn nothing(_: &Env) {}

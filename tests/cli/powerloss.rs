@@ -9,7 +9,9 @@
 //! cut point (see [`cut_points`]), a fresh copy of the starting sandbox on
 //! the same file system runs it with the power cut there, and after the
 //! remount: the vault opens, as the old or the new state; and when the
-//! command had exited 0 (an acknowledged save) as the new one.
+//! command had exited 0 (an acknowledged save) as the new one; a backup
+//! destination is absent or a whole vault; an imported legacy file is
+//! untouched unless the import is durable.
 //!
 //! The whole sandbox (HOME, the rollback marks, the audit log) is on the
 //! file system. The audit log is not checked: it is not fsynced by design
@@ -108,6 +110,9 @@ fn power_loss(name: &str, extra: &[(&str, &str)]) -> Vec<String> {
             Err(e) => violations.push(format!("{what}: {e}")),
             Ok(now) => {
                 let acknowledged = out.status.success();
+                // A backup destination is absent or whole; a legacy file
+                // is untouched unless its import is durable.
+                (w.check)(&env, now == new && w.changes_state);
                 if now == new {
                     news += 1;
                 } else if now == old {

@@ -608,9 +608,38 @@ impl AuditLog {
         std::fs::rename(&self.path, &to).map_err(io_err("rename", &self.path))
     }
 
+    /// A shared lock on the head file while the log is read: writers
+    /// append, anchor and rotate under its exclusive lock, so a reader sees
+    /// the lines and their anchor as of one moment (an append landing
+    /// between reading the lines and reading the anchor looked like a
+    /// truncation). `None` while there is no head yet.
+    fn read_lock(&self) -> Result<Option<File>, AuditError> {
+        let head_path = self.head_path();
+        let file = match File::open(&head_path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("open", &head_path)(e)),
+        };
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match file.try_lock_shared() {
+                Ok(()) => return Ok(Some(file)),
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(e)) => return Err(io_err("lock", &head_path)(e)),
+            }
+            if start.elapsed() >= LOCK_TIMEOUT {
+                return Err(AuditError::LockTimeout { path: head_path });
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
     /// Every line of every file, oldest first. Lines that are not valid
     /// audit lines are skipped (use [`AuditLog::verify`] to find them).
     pub fn entries(&self) -> Result<Vec<Entry>, AuditError> {
+        let _read = self.read_lock()?;
         let mut out = Vec::new();
         for file in self.files() {
             let text = read_text(&file)?;
@@ -622,6 +651,7 @@ impl AuditLog {
     /// Checks the whole chain with `key`; see the module docs for what is
     /// and is not detected. `Err` only for I/O failures.
     pub fn verify(&self, key: &AuditKey) -> Result<Verification, AuditError> {
+        let _read = self.read_lock()?;
         let mut v = Verification {
             files: self.files(),
             ..Verification::default()

@@ -220,6 +220,9 @@ fn with_weak(list: &[&str]) -> Vec<String> {
     out
 }
 
+/// A Syncthing conflict copy of the vault, for `merge --conflict-copies`.
+const CONFLICT_COPY: &str = "test.sync-conflict-20261206-101112-ABCD123.cvault";
+
 /// The legacy credentials.json that `import-legacy` reads.
 const LEGACY: &[u8] =
     br#"{"credentials": {"github.token": "plain:6768705f6c6567616379"}, "encryptionAvailable": false}"#;
@@ -368,6 +371,23 @@ pub(crate) fn writers() -> Vec<Writer> {
             command: |e| (args(&["merge", &e.path("other.cvault")]), vec![]),
             changes_state: true,
             check: no_check,
+        },
+        Writer {
+            name: "merge --conflict-copies",
+            prepare: |e| {
+                let copy = e.vault().with_file_name(CONFLICT_COPY);
+                std::fs::copy(e.vault(), &copy).unwrap();
+                e.ok(&["--vault", copy.to_str().unwrap(), "set", "m"], Some(b"5"));
+            },
+            command: |_| (args(&["merge", "--conflict-copies"]), vec![]),
+            changes_state: true,
+            check: |e, new| {
+                // Removed only once merged: while the merge is not in
+                // place, the copy is.
+                if !new {
+                    assert!(e.vault().with_file_name(CONFLICT_COPY).exists());
+                }
+            },
         },
         Writer {
             name: "generations purge",
@@ -566,6 +586,11 @@ fn backup_crashes_at_every_step() {
 #[test]
 fn merge_crashes_at_every_step() {
     crash_every_step("merge");
+}
+
+#[test]
+fn merge_conflict_copies_crashes_at_every_step() {
+    crash_every_step("merge --conflict-copies");
 }
 
 #[test]

@@ -154,7 +154,7 @@ fn every_writer_of_the_crash_table_has_a_power_loss_test() {
     assert_eq!(names, WRITERS, "add the new writer's power-loss test");
 }
 
-const WRITERS: [&str; 14] = [
+const WRITERS: [&str; 15] = [
     "rm",
     "restore",
     "undo",
@@ -168,6 +168,7 @@ const WRITERS: [&str; 14] = [
     "migrate-env",
     "backup",
     "merge",
+    "merge --conflict-copies",
     "generations purge",
 ];
 
@@ -234,6 +235,11 @@ fn backup_survives_power_loss() {
 #[test]
 fn merge_survives_power_loss() {
     check("merge");
+}
+
+#[test]
+fn merge_conflict_copies_survives_power_loss() {
+    check("merge --conflict-copies");
 }
 
 #[test]

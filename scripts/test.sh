@@ -33,6 +33,9 @@ cd "$ROOT"
 PKGS=(dbus-daemon dbus-bin dbus-user-session gnome-keyring libsecret-tools keyutils time pass gnupg git)
 # OAuth tests (tests/cli/oauth.rs): openssl makes the test CA, curl plays the browser.
 PKGS+=(openssl curl)
+# Power-loss tests (tests/cli/powerloss.rs): fusermount3 mounts the FUSE
+# file system of tests/powerloss (/dev/fuse must exist).
+PKGS+=(fuse3)
 
 # Tests that cannot run a real check here (a missing program, no root, no
 # kernel keyring) fail instead of skipping (tests/cli/common.rs `skip`).

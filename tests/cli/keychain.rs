@@ -735,3 +735,142 @@ fn without_a_keychain_a_keychain_slot_falls_through_to_the_passphrase() {
     let run = k.with_pass(&["--json", "slot", "remove", "2"]).ok();
     assert_eq!(run.json()["keychain_item"], "not_deleted");
 }
+
+/// This vault's items in the keyring, and the accounts its file names.
+fn items_of(s: &Sandbox) -> (Vec<String>, Vec<String>) {
+    let status = Keyed(s).status(true);
+    let named: Vec<String> = status["slots"]
+        .as_array()
+        .expect("slots")
+        .iter()
+        .filter_map(|slot| slot["account"].as_str().map(str::to_owned))
+        .collect();
+    let Some(vault_id) = named.first().and_then(|a| a.split('/').next()) else {
+        return (Vec::new(), named);
+    };
+    let prefix = format!("{vault_id}/");
+    let listed = listed_accounts(SERVICE)
+        .into_iter()
+        .filter(|a| a.starts_with(&prefix))
+        .collect();
+    (listed, named)
+}
+
+/// A keychain writer crashed and failed at every storage step (issue 19;
+/// the other writers are in tests/cli/crash.rs), through the test-only
+/// fault hook (`CREDVAULT_FAULT`): `prepare` makes the sandbox, `args`
+/// runs with the passphrase. Afterwards every keychain item the vault
+/// file names exists (an error after the rename, at the directory fsync,
+/// used to delete the new item the file in place needs), the vault opens,
+/// `audit verify` passes; after an error no new item is left that no slot
+/// names.
+fn crash_keychain_writer(prepare: fn(&Sandbox), args: &[&str]) {
+    use std::os::unix::process::ExitStatusExt;
+    let fresh = || {
+        let s = Sandbox::new();
+        prepare(&s);
+        s
+    };
+    let s = fresh();
+    let trace = s.root().join("trace");
+    let mut cmd = Keyed(&s).command(args, true);
+    cmd.env("CREDVAULT_FAULT_TRACE", &trace);
+    let out = cmd.output().expect("run");
+    assert!(out.status.success(), "{out:?}");
+    let points = std::fs::read_to_string(&trace)
+        .expect("trace")
+        .lines()
+        .count();
+    assert!(points >= 7, "{args:?} saves: {points} fault points");
+
+    for n in 1..=points {
+        for action in ["error", "abort"] {
+            let s = fresh();
+            let k = Keyed(&s);
+            let before = if s.vault.exists() {
+                items_of(&s).0
+            } else {
+                Vec::new()
+            };
+            let mut cmd = k.command(args, true);
+            cmd.env("CREDVAULT_FAULT", format!("{n}:{action}"));
+            let out = cmd.output().expect("run");
+            let what = format!("{args:?}, {action} at fault point {n}: {out:?}");
+            if action == "abort" {
+                assert_eq!(out.status.signal(), Some(6), "{what}");
+            } else {
+                assert!(matches!(out.status.code(), Some(0 | 4 | 5 | 6)), "{what}");
+            }
+            if !s.vault.exists() {
+                continue;
+            }
+            let (listed, named) = items_of(&s);
+            // One lookup per account: a `search --all` racing the other
+            // tests' deletions can come back short.
+            for account in &named {
+                let found = secret_tool(&["lookup", "service", SERVICE, "username", account]);
+                assert!(found.status.success(), "{what}: no item for {account}");
+            }
+            let ls = k.with_pass(&["ls"]);
+            assert_eq!(ls.code, 0, "{what}: {}", ls.stderr);
+            k.with_pass(&["audit", "verify"]).ok();
+            if action == "error" {
+                let orphans: Vec<&String> = listed
+                    .iter()
+                    .filter(|a| !named.contains(a) && !before.contains(a))
+                    .collect();
+                assert!(orphans.is_empty(), "{what}: orphan items {orphans:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_rekey_crashed_at_every_storage_step_keeps_the_items_it_names() {
+    if !wants(
+        Mode::SecretService,
+        "a_rekey_crashed_at_every_storage_step_keeps_the_items_it_names",
+    ) {
+        return;
+    }
+    crash_keychain_writer(
+        |s| {
+            Keyed(s).init_with_pass().ok();
+            Keyed(s).bare_stdin(&["set", "a"], b"1").ok();
+        },
+        &["rekey"],
+    );
+}
+
+#[test]
+fn a_keychain_init_crashed_at_every_storage_step_keeps_the_item_it_names() {
+    if !wants(
+        Mode::SecretService,
+        "a_keychain_init_crashed_at_every_storage_step_keeps_the_item_it_names",
+    ) {
+        return;
+    }
+    let mut args = vec!["init", "--no-recovery"];
+    args.extend(WEAK);
+    let args: &'static [&'static str] = args.leak();
+    crash_keychain_writer(|_| {}, args);
+}
+
+#[test]
+fn a_keychain_slot_add_crashed_at_every_storage_step_keeps_the_item_it_names() {
+    if !wants(
+        Mode::SecretService,
+        "a_keychain_slot_add_crashed_at_every_storage_step_keeps_the_item_it_names",
+    ) {
+        return;
+    }
+    crash_keychain_writer(
+        |s| {
+            let mut args = vec!["--no-keychain", "init", "--no-recovery"];
+            args.extend(WEAK);
+            Keyed(s).with_pass(&args).ok();
+            Keyed(s).with_pass(&["set", "a"]).ok();
+        },
+        &["slot", "add", "keychain"],
+    );
+}

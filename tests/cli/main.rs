@@ -57,3 +57,9 @@ mod pass;
 // OAuth against a real oidc-provider on https://127.0.0.1: PKCE login,
 // device flow, refresh under the lock, invalid_grant, server down, revoke.
 mod oauth;
+// Every writing command failed and crashed at every storage step through
+// the test-only fault hook: old or new state, audit intact (issue 19).
+mod crash;
+// Power loss on a FUSE file system that drops what was not made durable
+// (tests/powerloss), across every writer of the crash table (issue 19).
+mod powerloss;

@@ -872,3 +872,71 @@ fn between(s: &str, start: &str, end: &str) -> Option<String> {
     let len = s[from..].find(end)?;
     Some(s[from..from + len].to_owned())
 }
+
+/// The OAuth refresh crashed and failed at every storage step it takes
+/// (issue 19; the table of tests/cli/crash.rs does the same for the other
+/// writers): through the test-only fault hook (`CREDVAULT_FAULT`), a fresh
+/// login per fault point (the server rotates refresh tokens). Afterwards
+/// the login's entries are all old or all new, never a mix, the new ones
+/// work at the server, `audit verify` passes and no temp file is left
+/// after an error.
+#[test]
+fn a_refresh_crashed_at_every_storage_step_keeps_old_or_new_tokens() {
+    use std::os::unix::process::ExitStatusExt;
+    let server = Server::start(120);
+    let entries = |s: &Sandbox| -> (String, String, String) {
+        let get = |k: &str| token_text(&s.run(&["get", k]).ok());
+        (
+            get("idp.accessToken"),
+            get("idp.refreshToken"),
+            get("idp.tokenExpiry"),
+        )
+    };
+
+    // The points a refresh reaches.
+    let s = sandbox();
+    login(&s, &server, "idp");
+    let trace = s.root().join("trace");
+    let mut cmd = s.command(&["oauth", "token", "idp"]);
+    cmd.env("CREDVAULT_FAULT_TRACE", &trace);
+    assert!(cmd.output().expect("run").status.success());
+    let points = std::fs::read_to_string(&trace)
+        .expect("trace")
+        .lines()
+        .count();
+    assert!(points >= 8, "a refresh saves: {points} fault points");
+
+    for n in 1..=points {
+        for action in ["error", "abort"] {
+            let s = sandbox();
+            login(&s, &server, "idp");
+            let old = entries(&s);
+            let mut cmd = s.command(&["oauth", "token", "idp"]);
+            cmd.env("CREDVAULT_FAULT", format!("{n}:{action}"));
+            let out = cmd.output().expect("run");
+            let what = format!("refresh, {action} at fault point {n}: {out:?}");
+            if action == "abort" {
+                assert_eq!(out.status.signal(), Some(6), "{what}");
+            } else {
+                assert!(matches!(out.status.code(), Some(0 | 5 | 7)), "{what}");
+            }
+            let now = entries(&s);
+            let all_new = now.0 != old.0 && now.1 != old.1 && now.2 != old.2;
+            assert!(now == old || all_new, "{what}: a mix of old and new tokens");
+            if all_new {
+                assert_eq!(server.userinfo_status(&now.0), 200, "{what}");
+            }
+            s.run(&["audit", "verify"]).ok();
+            if action == "error" {
+                let dir = s.vault.parent().expect("vault dir");
+                let temps: Vec<String> = std::fs::read_dir(dir)
+                    .expect("vault dir")
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.contains(".tmp.") || n.ends_with(".gen-tmp"))
+                    .collect();
+                assert!(temps.is_empty(), "{what}: {temps:?}");
+            }
+        }
+    }
+}

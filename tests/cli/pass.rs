@@ -827,3 +827,74 @@ fn a_vault_change_by_another_process_during_the_sync_is_not_overwritten() {
     assert_eq!(status_of(&report, "a.key"), "conflict");
     assert_eq!(status_of(&report, "b.key"), "unchanged");
 }
+
+/// `pass sync` crashed and failed at every storage step it takes (issue
+/// 19; tests/cli/crash.rs does the other writers), through the test-only
+/// fault hook (`CREDVAULT_FAULT`). Each round adds one entry on each side
+/// and syncs with the fault: the vault has the pass entry imported or not
+/// at all, `audit verify` passes, no temp file is left after an error, and
+/// a clean sync afterwards brings both sides in step without a conflict.
+#[test]
+fn a_sync_crashed_at_every_storage_step_leaves_the_vault_old_or_new() {
+    use std::os::unix::process::ExitStatusExt;
+    let s = Store::new();
+    let sync = |fault: Option<String>, trace: Option<&Path>| {
+        let mut cmd = s.sandbox.command(&["pass", "sync"]);
+        s.env(&mut cmd);
+        if let Some(f) = fault {
+            cmd.env("CREDVAULT_FAULT", f);
+        }
+        if let Some(t) = trace {
+            cmd.env("CREDVAULT_FAULT_TRACE", t);
+        }
+        cmd.output().expect("run credvault")
+    };
+    // The points of a sync that imports one entry and exports one.
+    s.insert("claude/a/t", b"from pass\n");
+    s.set("b.t", b"from vault");
+    let trace = s.sandbox.root().join("trace");
+    assert!(sync(None, Some(&trace)).status.success());
+    let points = std::fs::read_to_string(&trace)
+        .expect("trace")
+        .lines()
+        .count();
+    assert!(points >= 8, "a sync saves: {points} fault points");
+
+    for n in 1..=points {
+        for action in ["error", "abort"] {
+            let round = format!("c{n}{action}");
+            s.insert(&format!("claude/a/{round}"), b"p\n");
+            s.set(&format!("b.{round}"), b"v");
+            let out = sync(Some(format!("{n}:{action}")), None);
+            let what = format!("sync, {action} at fault point {n}: {out:?}");
+            if action == "abort" {
+                assert_eq!(out.status.signal(), Some(6), "{what}");
+            } else {
+                assert!(matches!(out.status.code(), Some(0 | 5 | 6)), "{what}");
+            }
+            let imported = s.get(&format!("a.{round}"));
+            assert!(
+                imported.is_none() || imported.as_deref() == Some(&b"p"[..]),
+                "{what}: {imported:?}"
+            );
+            if out.status.success() {
+                assert!(imported.is_some(), "{what}: exit 0 without the import");
+            }
+            s.cv(&["audit", "verify"]).ok();
+            if action == "error" {
+                let dir = s.sandbox.vault.parent().expect("vault dir");
+                let temps: Vec<String> = std::fs::read_dir(dir)
+                    .expect("vault dir")
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.contains(".tmp.") || n.ends_with(".gen-tmp"))
+                    .collect();
+                assert!(temps.is_empty(), "{what}: {temps:?}");
+            }
+            let (code, report) = s.report(&["sync"]);
+            assert_eq!(code, 0, "{what}: the next sync: {report}");
+            assert_eq!(s.get(&format!("a.{round}")).as_deref(), Some(&b"p"[..]));
+            assert_eq!(s.show(&format!("claude/b/{round}")), b"v\n");
+        }
+    }
+}

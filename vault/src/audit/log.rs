@@ -394,7 +394,9 @@ impl AuditLog {
             _ => (open_append(&self.path)?, false),
         };
         // One write per batch on an O_APPEND file: lines never interleave.
-        let written = file.write(&bytes).map_err(io_err("write", &self.path))?;
+        let written = crate::store::fault_point(crate::store::Step::AuditAppend)
+            .and_then(|()| file.write(&bytes))
+            .map_err(io_err("write", &self.path))?;
         if written != bytes.len() {
             return Err(AuditError::Io {
                 op: "write",
@@ -404,7 +406,9 @@ impl AuditLog {
         }
         if let Some((key, seq, hash)) = &anchor {
             let record = head_record(key, *seq, hash);
-            write_head(head, record.as_bytes()).map_err(io_err("write", &self.head_path()))?;
+            crate::store::fault_point(crate::store::Step::AuditAnchor)
+                .and_then(|()| write_head(head, record.as_bytes()))
+                .map_err(io_err("write", &self.head_path()))?;
         }
         // Appends happen under the head lock: the file we appended to is
         // exactly as long as before plus our bytes, so no `stat` is needed
@@ -429,6 +433,8 @@ impl AuditLog {
     }
 
     fn rotate(&self) -> Result<(), AuditError> {
+        crate::store::fault_point(crate::store::Step::AuditRotate)
+            .map_err(io_err("rename", &self.path))?;
         let oldest = self.rotated(self.keep);
         if oldest.exists() {
             std::fs::remove_file(&oldest).map_err(io_err("remove", &oldest))?;
@@ -444,9 +450,40 @@ impl AuditLog {
         std::fs::rename(&self.path, &to).map_err(io_err("rename", &self.path))
     }
 
+    /// A shared lock on the head file while the log is read: writers
+    /// append, anchor and rotate under its exclusive lock, so a reader sees
+    /// the lines and their anchor as of one moment (an append landing
+    /// between reading the lines and reading the anchor looked like a
+    /// truncation). `None` while there is no head yet.
+    pub(super) fn read_lock(&self) -> Result<Option<File>, AuditError> {
+        let head_path = self.head_path();
+        let mut o = std::fs::OpenOptions::new();
+        o.read(true);
+        let file = match crate::store::open_side_file(&head_path, o) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("open", &head_path)(e)),
+        };
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match file.try_lock_shared() {
+                Ok(()) => return Ok(Some(file)),
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(e)) => return Err(io_err("lock", &head_path)(e)),
+            }
+            if start.elapsed() >= LOCK_TIMEOUT {
+                return Err(AuditError::LockTimeout { path: head_path });
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
     /// Every line of every file, oldest first. Lines that are not valid
     /// audit lines are skipped (use [`AuditLog::verify`] to find them).
     pub fn entries(&self) -> Result<Vec<Entry>, AuditError> {
+        let _read = self.read_lock()?;
         let mut out = Vec::new();
         for file in self.files() {
             let text = read_text(&file)?;

@@ -92,7 +92,9 @@
 //! dropped). The new file's first line has `prev` = the hash of the old
 //! file's last line, so the chain continues across files. Each line is
 //! written with one `write` on a file opened with `O_APPEND`, under the
-//! head lock, so concurrent writers produce one linear chain.
+//! head lock, so concurrent writers produce one linear chain. Readers
+//! (`verify`, `entries`) hold a shared lock on the head while they read,
+//! so they see the lines and their anchor as of one moment.
 
 mod files;
 mod line;

@@ -10,6 +10,7 @@ impl AuditLog {
     /// Checks the whole chain with `key`; see the module docs for what is
     /// and is not detected. `Err` only for I/O failures.
     pub fn verify(&self, key: &AuditKey) -> Result<Verification, AuditError> {
+        let _read = self.read_lock()?;
         let mut v = Verification {
             files: self.files(),
             ..Verification::default()

@@ -237,7 +237,8 @@ pub fn overwrite_and_remove(path: &Path) -> Result<(), LegacyIoError> {
         }
     }
     let len = opened.len();
-    file.seek(SeekFrom::Start(0))
+    crate::store::fault_point(crate::store::Step::Remove)
+        .and_then(|()| file.seek(SeekFrom::Start(0)))
         .map_err(|e| LegacyIoError::io("overwrite", path, e))?;
     let zeros = [0u8; 8192];
     let mut left = len;

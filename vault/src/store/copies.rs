@@ -45,6 +45,8 @@ pub fn conflict_copies(vault: &Path) -> Result<Vec<(PathBuf, SyncTool)>, StoreEr
 /// Removes a conflict copy that was merged and verified, and syncs the
 /// directory so the removal is durable.
 pub fn remove_copy(path: &Path) -> Result<(), StoreError> {
-    fs::remove_file(path).map_err(|e| StoreError::io("remove", path, e))?;
+    super::fault_point(super::Step::Remove)
+        .and_then(|()| fs::remove_file(path))
+        .map_err(|e| StoreError::io("remove", path, e))?;
     super::sync_dir(path, None)
 }

@@ -22,7 +22,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::{create_options, parent_dir, replace_with, sibling, FaultInjector, StoreError};
+use super::{
+    create_options, fault_point, parent_dir, replace_with, sibling, FaultInjector, Step, StoreError,
+};
 
 /// Generations kept by default.
 pub const DEFAULT_GENERATIONS: usize = 3;
@@ -101,7 +103,7 @@ pub fn purge(vault: &Path) -> Result<Vec<PathBuf>, StoreError> {
     let _ = fs::remove_file(sibling(vault, ".", ".gen-tmp"));
     let mut removed = Vec::new();
     for path in kept(vault) {
-        match fs::remove_file(&path) {
+        match fault_point(Step::Remove).and_then(|()| fs::remove_file(&path)) {
             Ok(()) => removed.push(path),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(StoreError::io("remove", &path, e)),
@@ -134,6 +136,7 @@ pub fn replace_keeping(
 /// Makes generation `k`'s successors move up by one after generation `k`
 /// was consumed (by `undo`): `.k+1` → `.k`, `.k+2` → `.k+1`, …
 pub fn close_gap(vault: &Path, k: usize) -> Result<(), StoreError> {
+    fault_point(Step::ShiftGenerations).map_err(|e| StoreError::io("rename", vault, e))?;
     let later = list(vault).into_iter().filter(|(have, _)| *have > k);
     for (want, (have, from)) in (k..).zip(later) {
         if have != want {
@@ -163,6 +166,7 @@ impl Pending {
         }
         let link = sibling(vault, ".", ".gen-tmp");
         let _ = fs::remove_file(&link);
+        fault_point(Step::KeepGeneration).ok()?;
         match fs::hard_link(vault, &link) {
             Ok(()) => {
                 let _ = super::make_private(&link);
@@ -181,7 +185,7 @@ impl Pending {
     /// Shifts the generations up and renames the link to `.1`; removes
     /// generations above `keep`.
     fn commit(mut self) -> Result<(), StoreError> {
-        self.committed = true;
+        fault_point(Step::ShiftGenerations).map_err(|e| StoreError::io("rename", &self.link, e))?;
         for k in (1..self.keep).rev() {
             let from = path(&self.vault, k);
             if from.exists() {
@@ -191,6 +195,9 @@ impl Pending {
         }
         let first = path(&self.vault, 1);
         fs::rename(&self.link, &first).map_err(|e| StoreError::io("rename", &first, e))?;
+        // Only now is the link gone: until here a failure leaves it to
+        // `drop`, which removes it.
+        self.committed = true;
         for (k, old) in list(&self.vault) {
             if k > self.keep {
                 let _ = fs::remove_file(old);
@@ -235,6 +242,7 @@ fn sync_dir_quietly(vault: &Path) {
 /// durable copy with mode 0600. Returns its path. The caller holds the
 /// vault's lock.
 pub fn keep_bak(vault: &Path) -> Result<PathBuf, StoreError> {
+    fault_point(Step::KeepBak).map_err(|e| StoreError::io("link", vault, e))?;
     let stamp = utc_stamp(SystemTime::now());
     let mut last = None;
     for n in 1..=100 {

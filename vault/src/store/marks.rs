@@ -139,6 +139,7 @@ impl Marks {
             let text = format!("{counter}\n");
             file.seek(SeekFrom::Start(0))
                 .and_then(|_| file.set_len(0))
+                .and_then(|()| super::fault_point(super::Step::Mark))
                 .and_then(|()| file.write_all(text.as_bytes()))
                 .and_then(|()| file.sync_all())
                 .map_err(|e| StoreError::io("write", &path, e))?;

@@ -9,8 +9,14 @@
 //!
 //! Each of those [`Step`]s asks an optional [`FaultInjector`] first, so
 //! tests can fail or crash a save at any step (`vault/tests/faults.rs`);
-//! real use passes none.
+//! real use passes none. The storage steps around a save (keeping a
+//! generation, removing a file, writing a rollback mark or an audit line)
+//! are fault points too; with the test-only feature `fault-injection`,
+//! every point a process reaches without an injector of its own asks the
+//! process-wide hook of `env_faults.rs` (the CLI's crash tests).
 
+#[cfg(feature = "fault-injection")]
+mod env_faults;
 pub mod generations;
 pub mod marks;
 // Sync-folder conflict copies (merge): finding and removing them.
@@ -43,10 +49,31 @@ pub enum Step {
     Rename,
     /// Fsync of the directory, making the rename durable.
     SyncDir,
+    /// Linking the current vault aside as the next generation, before a
+    /// save (store/generations.rs).
+    KeepGeneration,
+    /// Shifting the generations up after a save, or closing the gap an
+    /// `undo` left.
+    ShiftGenerations,
+    /// Keeping a `.bak-*` copy of the vault before `restore` or `undo`.
+    KeepBak,
+    /// Removing a file: a kept copy (purge), a merged conflict copy, an
+    /// imported legacy file.
+    Remove,
+    /// Writing a rollback mark: after it was emptied, before the new
+    /// counter is written (store/marks.rs).
+    Mark,
+    /// Rotating the audit log (before the first rename).
+    AuditRotate,
+    /// Appending an audit line (before the write).
+    AuditAppend,
+    /// Writing the audit head anchor, after the line was appended.
+    AuditAnchor,
 }
 
 impl Step {
-    /// Every step, in order.
+    /// Every step of one save, in order (the steps around a save are
+    /// fault points of their own: [`Step::KeepGeneration`] and after).
     pub const ALL: [Step; 7] = [
         Step::Lock,
         Step::CreateTemp,
@@ -71,7 +98,8 @@ pub trait FaultInjector: Send + Sync {
     fn before(&self, step: Step) -> io::Result<()>;
 }
 
-/// Asks `faults` about `step`; an error is the step's own error.
+/// Asks `faults` about `step` (with none, the test-only process-wide hook,
+/// module docs); an error is the step's own error.
 fn inject(
     faults: Option<&dyn FaultInjector>,
     step: Step,
@@ -79,8 +107,25 @@ fn inject(
     path: &Path,
 ) -> Result<(), StoreError> {
     match faults {
-        Some(f) => f.before(step).map_err(|e| StoreError::io(op, path, e)),
-        None => Ok(()),
+        Some(f) => f.before(step),
+        None => fault_point(step),
+    }
+    .map_err(|e| StoreError::io(op, path, e))
+}
+
+/// A fault point outside a save's own steps: asks the test-only
+/// process-wide hook (feature `fault-injection`, module docs), and is a
+/// no-op in every other build. An `Err` is to be reported as the step's
+/// own I/O error.
+pub fn fault_point(step: Step) -> io::Result<()> {
+    #[cfg(feature = "fault-injection")]
+    {
+        env_faults::before(step)
+    }
+    #[cfg(not(feature = "fault-injection"))]
+    {
+        let _ = step;
+        Ok(())
     }
 }
 
@@ -343,13 +388,21 @@ fn sync_dir(path: &Path, faults: Option<&dyn FaultInjector>) -> Result<(), Store
     let dir = parent_dir(path);
     inject(faults, Step::SyncDir, "fsync directory", &dir)?;
     #[cfg(unix)]
-    {
+    if !skip_dir_sync_for_tests() {
         File::open(&dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| StoreError::io("fsync directory", &dir, e))?;
     }
     let _ = dir;
     Ok(())
+}
+
+/// The negative test of the power-loss file system: with the test-only
+/// feature `fault-injection` and `CREDVAULT_TEST_SKIP_DIR_FSYNC=1`, saves
+/// skip the directory fsync, and that test must see a save get lost.
+fn skip_dir_sync_for_tests() -> bool {
+    cfg!(feature = "fault-injection")
+        && std::env::var_os("CREDVAULT_TEST_SKIP_DIR_FSYNC").is_some_and(|v| v == "1")
 }
 
 fn parent_dir(path: &Path) -> PathBuf {

@@ -406,6 +406,16 @@ impl Verified {
             } else {
                 (None, None)
             };
+            // Putting an older copy in place is the user's decision: the
+            // rollback mark follows it (FORMAT.md §9.2). Before the file is
+            // replaced, so that a crash in between leaves a vault that
+            // opens (a lowered mark rises again on the next open).
+            if let Some(marks) = &options.rollback {
+                if let Ok(parsed) = format::parse_file(&self.bytes) {
+                    let at = store::resolve(live)?;
+                    marks.reset(&parsed.header.vault_id, &at, parsed.header.save_counter)?;
+                }
+            }
             match generation {
                 // A restore is undone like a save: what it replaced becomes
                 // generation 1 (as well as the .bak).
@@ -419,17 +429,10 @@ impl Verified {
                 let _ = std::fs::remove_file(&source);
                 let _ = generations::close_gap(live, k);
             }
-            // Putting an older copy in place is the user's decision: the
-            // rollback mark follows it (FORMAT.md §9.2). Still under the
-            // lock: a restore or undo by another process must not put its
-            // file in place between this one's file and this one's mark,
-            // or this one reports a rollback after it replaced the vault.
-            if let Some(marks) = &options.rollback {
-                if let Ok(parsed) = format::parse_file(&self.bytes) {
-                    let at = store::resolve(live)?;
-                    marks.reset(&parsed.header.vault_id, &at, parsed.header.save_counter)?;
-                }
-            }
+            // Opened under the lock: a restore or undo by another process
+            // must not put its file in place between this one's file and
+            // this one's open, or this one reports a rollback after it
+            // replaced the vault.
             let vault = Vault::open_with_key(live, self.keys.dek.clone(), options)?;
             (kept, replaced, vault)
         };

@@ -202,7 +202,11 @@ impl Vault {
         if let (Err(_), Some(account)) = (&created, stored) {
             // Best effort: the vault was never written, so the item is
             // garbage; the save error is what the caller needs to see.
-            let _ = keychain.delete(keychain::SERVICE, &account);
+            // Unless it failed after the file was put in place (at the
+            // directory fsync): then the file needs the item.
+            if !super::rekey::keychain_accounts_on_disk(path).contains(&account) {
+                let _ = keychain.delete(keychain::SERVICE, &account);
+            }
         }
         created
     }

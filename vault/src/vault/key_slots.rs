@@ -140,7 +140,11 @@ impl Vault {
         });
         if let (Err(_), Some(account)) = (&added, stored) {
             // Best effort, as in `create_with_keychain`.
-            let _ = keychain.delete(keychain::SERVICE, &account);
+            // Unless it failed after the file was put in place (at the
+            // directory fsync): then the file needs the item.
+            if !super::rekey::keychain_accounts_on_disk(&self.path).contains(&account) {
+                let _ = keychain.delete(keychain::SERVICE, &account);
+            }
         }
         added
     }

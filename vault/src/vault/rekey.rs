@@ -179,6 +179,27 @@ impl Unlocker for KeychainKeys {
     }
 }
 
+/// The keychain accounts the vault file at `path` names now (none when it
+/// does not read).
+#[cfg(feature = "keychain")]
+pub(super) fn keychain_accounts_on_disk(path: &std::path::Path) -> Vec<String> {
+    let Ok(bytes) = super::read_file(path) else {
+        return Vec::new();
+    };
+    let Ok(parsed) = format::parse_file(&bytes) else {
+        return Vec::new();
+    };
+    parsed
+        .header
+        .slots
+        .iter()
+        .filter_map(|slot| match &slot.kind {
+            SlotKind::Keychain(k) => Some(k.account.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 impl Vault {
     /// Rewraps slot `id`: replaces it by a slot of the same type built from
     /// `new` (a passphrase or a recovery key), under the same id, wrapping
@@ -439,6 +460,16 @@ impl Vault {
 
         let saved = self.save_rekeyed(new_dek, new_slots);
         if let Err(e) = saved {
+            // A save that failed after its rename (at the directory fsync)
+            // left the new file in place: the items it names must stay.
+            #[cfg(feature = "keychain")]
+            let items: Vec<NewItem> = {
+                let in_place = keychain_accounts_on_disk(&self.path);
+                items
+                    .into_iter()
+                    .filter(|item| !in_place.contains(&item.account))
+                    .collect()
+            };
             undo_items(&items);
             return Err(e);
         }

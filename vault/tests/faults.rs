@@ -23,17 +23,15 @@ use std::time::Duration;
 
 use credvault::store::{FaultInjector, Step, VaultLock};
 use credvault::{
-    KdfParams, KeyName, NewSlot, OpenOptions, Passphrase, PassphraseUnlocker, SecretValue,
-    StoreError, Vault, VaultError,
+    KeyName, NewSlot, OpenOptions, Passphrase, PassphraseUnlocker, SecretValue, StoreError, Vault,
+    VaultError,
 };
 
 const PASS: &str = "faults";
 /// ENOSPC: "No space left on device".
 const ENOSPC: i32 = 28;
 
-fn weak() -> KdfParams {
-    KdfParams::new(8192, 1, 1).expect("in range")
-}
+use credvault_test_support::weak_kdf as weak;
 
 fn name(s: &str) -> KeyName {
     KeyName::new(s).expect("valid name")

@@ -494,7 +494,7 @@ pub fn verify(args: &VerifyArgs, context: &Context, format: Format) -> Result<Ex
         .into_iter()
         .filter(|w| args.path.is_none() || w.starts_with("vault file"))
         .collect();
-    let vault_id: String = header.vault_id.iter().map(|b| format!("{b:02x}")).collect();
+    let vault_id = hex::encode(header.vault_id);
     match format {
         Format::Text => {
             let unlocked = match verified.unlocked_by() {

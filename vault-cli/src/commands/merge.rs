@@ -387,7 +387,7 @@ fn textconv(path: &Path, context: &Context) -> String {
     let mut out = format!(
         "credvault vault, format 1.{}, vault id {}, save counter {}\n",
         parsed.minor,
-        hex(&header.vault_id),
+        hex::encode(header.vault_id),
         header.save_counter
     );
     for slot in &header.slots {
@@ -430,8 +430,4 @@ fn entries_text(vault: &Vault) -> String {
         out.push_str(&format!("deleted {name} at {}\n", time(at)));
     }
     out
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

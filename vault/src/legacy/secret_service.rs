@@ -106,15 +106,7 @@ mod tests {
     /// there, so scripts/test.sh can check that each test ran in its pass.
     fn runs(want: &str, test: &str) -> bool {
         let ran = mode().as_deref() == Some(want);
-        if let Some(file) = std::env::var_os("CREDVAULT_TEST_MARKERS") {
-            let line = format!("{} {want} {test}\n", if ran { "ran" } else { "skipped" });
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&file)
-                .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()))
-                .expect("append to CREDVAULT_TEST_MARKERS");
-        }
+        credvault_test_support::mark_keyring_test(ran, want, test);
         if !ran {
             eprintln!("skipping {test}: needs CREDVAULT_TEST_KEYRING={want}");
         }

@@ -403,6 +403,10 @@ pub struct CredentialService {
     os_keychain: bool,
     /// The vault file's identity when last checked ([`CredentialService::refresh`]).
     seen: Option<app::Stamp>,
+    /// What [`CredentialService::open`] was given, to unlock the vault anew
+    /// when another process re-keyed or restored it (its passphrase, if
+    /// any, zeroized with the handle).
+    reopen: Option<app::ServiceOptions>,
     #[cfg(feature = "audit")]
     audit: Option<app::Audit>,
 }
@@ -426,6 +430,7 @@ impl CredentialService {
             app_name: crate::legacy::DEFAULT_APP_NAME.to_owned(),
             os_keychain: true,
             seen: None,
+            reopen: None,
             #[cfg(feature = "audit")]
             audit: None,
         }

@@ -66,7 +66,8 @@ pub struct ServiceOptions {
     /// The vault; `None`: [`default_vault_path`].
     pub path: Option<PathBuf>,
     /// A passphrase for passphrase slots (and the passphrase slot of a new
-    /// vault).
+    /// vault). The handle keeps it (zeroized when it is dropped) to unlock
+    /// the vault anew after another process re-keys it.
     pub passphrase: Option<Passphrase>,
     /// Whether the OS keychain may be used (keychain slots, and a keychain
     /// slot for a new vault).
@@ -267,6 +268,7 @@ impl CredentialService {
         if created {
             service.record::<()>("init", None, None, &Ok(()))?;
         }
+        service.reopen = Some(options);
         Ok(Opened {
             service,
             recovery_code,
@@ -289,9 +291,32 @@ impl CredentialService {
             Err(e) => return Err(VaultError::from(e).into()),
         };
         if !same {
-            self.vault.reload()?;
+            match self.vault.reload() {
+                // Another process re-keyed the vault, or restored a copy
+                // under another data key: unlock it anew with what this
+                // handle was opened with (a revoked passphrase fails here,
+                // as it should: `unlock`).
+                Err(VaultError::KeyChanged) if self.reopen.is_some() => self.unlock_anew(&path)?,
+                other => other?,
+            }
         }
         self.seen = Some(now);
+        Ok(())
+    }
+
+    /// [`CredentialService::refresh`] after a change of data key.
+    fn unlock_anew(&mut self, path: &Path) -> Result<(), ServiceError> {
+        let Some(options) = &self.reopen else {
+            return Ok(());
+        };
+        let vault = open_existing(path, options)?;
+        #[cfg(feature = "audit")]
+        if let Some(audit) = &mut self.audit {
+            // Deferred lines go out under the key they were recorded with.
+            let _ = audit.log.flush();
+            audit.key = crate::audit::AuditKey::for_vault(&vault);
+        }
+        self.vault = vault;
         Ok(())
     }
 
@@ -723,6 +748,70 @@ mod tests {
         s.store("a.three", "3").unwrap();
         other.delete(&KeyName::new("a.one").unwrap()).unwrap();
         assert_eq!(s.list().unwrap(), ["a.three", "a.two"]);
+    }
+
+    #[test]
+    fn a_handle_reads_on_after_another_process_rekeys_and_stops_when_revoked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.cvault");
+        let mut s = CredentialService::open(options(&path)).unwrap().service;
+        s.store("a.one", "1").unwrap();
+        let pw = Passphrase::from("pw");
+        let mut other =
+            Vault::open(&path, &mut PassphraseUnlocker::new(Passphrase::from("pw"))).unwrap();
+        other
+            .rekey(crate::RekeyOptions {
+                passphrases: vec![&pw],
+                keep_recovery: None,
+                #[cfg(feature = "keychain")]
+                keychain: None,
+                drop_unavailable: true,
+            })
+            .unwrap();
+        other
+            .set(&KeyName::new("a.two").unwrap(), &SecretValue::from("2"))
+            .unwrap();
+        // A new data key: the handle unlocks anew and reads on, and its
+        // own writes land under the new key.
+        assert_eq!(s.retrieve("a.two").unwrap().unwrap().expose(), b"2");
+        s.store("a.three", "3").unwrap();
+        assert!(other
+            .get(&KeyName::new("a.three").unwrap())
+            .unwrap()
+            .is_none());
+        other.reload().unwrap();
+        assert_eq!(
+            other
+                .get(&KeyName::new("a.three").unwrap())
+                .unwrap()
+                .unwrap()
+                .expose(),
+            b"3"
+        );
+        // The passphrase it was opened with is revoked: it stops.
+        let new = Passphrase::from("new");
+        let id = other
+            .slots()
+            .iter()
+            .find(|s| s.type_name() == "passphrase")
+            .unwrap()
+            .id;
+        other
+            .rewrap_slot(
+                id,
+                crate::NewSlot::Passphrase(&new, KdfParams::new(8 * 1024, 1, 1).unwrap()),
+            )
+            .unwrap();
+        other
+            .rekey(crate::RekeyOptions {
+                passphrases: vec![&new],
+                keep_recovery: None,
+                #[cfg(feature = "keychain")]
+                keychain: None,
+                drop_unavailable: true,
+            })
+            .unwrap();
+        assert_eq!(s.retrieve("a.one").unwrap_err().kind(), "unlock");
     }
 
     #[test]

@@ -174,3 +174,17 @@ test('a process that exits right after a read leaves its line (the exit hook wri
   const v = cli(file, ['--json', 'audit', 'verify'])
   assert.equal(v.code, 0, v.stdout + v.stderr)
 })
+
+test('a handle reads on after the CLI re-keys the vault, and writes under the new key', () => {
+  const { file, svc } = newVault()
+  svc.store('rekeyed.one', '1')
+  let r = cli(file, ['--json', 'rekey'])
+  assert.equal(r.code, 0, r.stderr)
+  r = cli(file, ['set', 'rekeyed.two'], { input: '2' })
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(svc.retrieve('rekeyed.two'), '2')
+  svc.store('rekeyed.three', '3')
+  assert.equal(cli(file, ['get', 'rekeyed.three']).stdout, '3\n')
+  assert.deepEqual(svc.list('rekeyed.'), ['rekeyed.one', 'rekeyed.three', 'rekeyed.two'])
+  svc.close()
+})

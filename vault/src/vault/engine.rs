@@ -404,9 +404,34 @@ impl Vault {
         }
     }
 
-    /// Re-reads the file (e.g. after another process saved).
+    /// Re-reads the file (e.g. after another process saved). Like an open,
+    /// it refuses a file whose counter is below this machine's mark
+    /// ([`VaultError::RolledBack`], FORMAT.md §9.2), telling a rollback
+    /// from a race with other savers as [`Vault::checked`] does.
     pub fn reload(&mut self) -> Result<(), VaultError> {
-        let (header, minor, body) = self.read_fresh()?;
+        let mut fresh = self.read_fresh()?;
+        let mut rounds = 0;
+        loop {
+            let (header, _, _) = &fresh;
+            match self.guard_counter(&header.vault_id, header.save_counter) {
+                // Each round needs another process to have saved meanwhile.
+                Err(VaultError::RolledBack { .. }) if rounds < 1000 => {
+                    rounds += 1;
+                    let again = self.read_fresh()?;
+                    let rising = again.0.save_counter > fresh.0.save_counter;
+                    fresh = again;
+                    if !rising {
+                        self.guard_counter(&fresh.0.vault_id, fresh.0.save_counter)?;
+                        break;
+                    }
+                }
+                other => {
+                    other?;
+                    break;
+                }
+            }
+        }
+        let (header, minor, body) = fresh;
         self.view.header = header;
         self.view.minor = minor;
         self.view.body = body.into();
@@ -418,10 +443,14 @@ impl Vault {
     /// refused (unless accepted on purpose); a higher one raises the mark.
     /// Called after the body authenticated, so the counter is genuine.
     fn guard_rollback(&self) -> Result<(), VaultError> {
+        self.guard_counter(&self.view.header.vault_id, self.view.header.save_counter)
+    }
+
+    /// [`Vault::guard_rollback`] for file `id` at save counter `counter`.
+    fn guard_counter(&self, id: &[u8; 16], counter: u64) -> Result<(), VaultError> {
         let Some(marks) = &self.options.rollback else {
             return Ok(());
         };
-        let (id, counter) = (&self.view.header.vault_id, self.view.header.save_counter);
         if self.options.accept_rollback {
             marks.reset(id, &self.path, counter)?;
             return Ok(());
@@ -574,5 +603,31 @@ mod tests {
         b.set(&key("b"), &SecretValue::from("2")).unwrap();
         a.reload().unwrap();
         assert_eq!(a.list(None).len(), 2);
+    }
+
+    #[test]
+    fn a_reload_refuses_a_rolled_back_file_as_an_open_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.cvault");
+        let options = OpenOptions {
+            rollback: Some(store::marks::Marks::at(dir.path().join("marks"))),
+            ..OpenOptions::default()
+        };
+        let pw = Passphrase::from("pw");
+        let mut a = Vault::create(&path, NewSlot::Passphrase(&pw, weak())).unwrap();
+        a.set(&key("a"), &SecretValue::from("1")).unwrap();
+        let old = std::fs::read(&path).unwrap();
+        let mut unlocker = PassphraseUnlocker::new(Passphrase::from("pw"));
+        let mut reader = Vault::open_with(&path, &mut unlocker, options.clone()).unwrap();
+        a.set(&key("a"), &SecretValue::from("2")).unwrap();
+        reader.reload().unwrap();
+        assert_eq!(reader.get(&key("a")).unwrap().unwrap().expose(), b"2");
+        // The older file put back by hand: the reload refuses it.
+        std::fs::write(&path, &old).unwrap();
+        assert!(matches!(
+            reader.reload().unwrap_err(),
+            VaultError::RolledBack { .. }
+        ));
+        assert_eq!(reader.get(&key("a")).unwrap().unwrap().expose(), b"2");
     }
 }

@@ -119,7 +119,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 KEYRING_TESTS=(
     "vault/src/legacy/secret_service.rs|-p credvault --lib -- legacy::secret_service::"
     "vault/tests/keychain.rs|-p credvault --test keychain"
-    "tests/cli/keychain.rs|-p credvault-cli --test cli -- keychain::"
+    # One at a time: run in parallel in one gnome-keyring, the keychain
+    # crash tests and the others once in three runs found its login
+    # collection locked (it tried to prompt); not understood yet.
+    "tests/cli/keychain.rs|-p credvault-cli --test cli -- keychain:: --test-threads=1"
     "tests/cli/backup.rs|-p credvault-cli --test cli -- backup::a_desktop_vault_opens_on_machines_with_another_keychain_or_none backup::restore_on_a_terminal_asks_before_adding_a_keychain_slot"
     "tests/cli/legacy.rs|-p credvault-cli --test cli -- legacy::v11_password_is_found_in_a_real_secret_service"
     "tests/cli/rekey.rs|-p credvault-cli --test cli -- rekey::rekey_replaces_the_keychain_item"

@@ -21,6 +21,7 @@ use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use credvault::ops::open::OpenedBy;
 use credvault::ops::{self, ENV_VAULT};
 use credvault::{
     Header, Keychain, KeychainUnlocker, OpenOptions, Passphrase, RecoveryKey, SecretKey,
@@ -194,26 +195,23 @@ impl Context {
     /// copy, a git merge driver's file) with `options`.
     pub fn open_at(&self, path: &Path, options: OpenOptions) -> Result<Opened, CliError> {
         self.recovery.check()?;
-        #[cfg(target_os = "linux")]
-        if let Some(vault) = credvault::session::open(path, options.clone())? {
-            crate::audit::remember(&vault);
-            return Ok(Opened {
-                vault,
-                via: Via::Session,
-                keychain_failure: None,
-                credentials: Credentials::default(),
-            });
-        }
         let mut unlocker = CliUnlocker::new(self);
-        match Vault::open_with(path, &mut unlocker, options) {
-            Ok(vault) => {
+        match ops::open::open(path, &mut unlocker, options) {
+            Ok((vault, by)) => {
                 crate::audit::remember(&vault);
-                let via = Via::Slot(vault.unlocked_by());
-                Ok(Opened {
-                    vault,
-                    via,
-                    keychain_failure: unlocker.keychain_failure,
-                    credentials: unlocker.given,
+                Ok(match by {
+                    OpenedBy::Session => Opened {
+                        vault,
+                        via: Via::Session,
+                        keychain_failure: None,
+                        credentials: Credentials::default(),
+                    },
+                    OpenedBy::Slot => Opened {
+                        via: Via::Slot(vault.unlocked_by()),
+                        vault,
+                        keychain_failure: unlocker.keychain_failure,
+                        credentials: unlocker.given,
+                    },
                 })
             }
             Err(e) => Err(unlocker.explain(e)),

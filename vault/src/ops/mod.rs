@@ -13,12 +13,15 @@
 //!   unlocked the vault; whether this machine's keychain opens a keychain
 //!   slot).
 //! - [`verify`]: checking vault bytes with the session key first.
+//! - [`open`](mod@open): opening a vault with the session key first, then
+//!   the caller's credentials against its slots.
 //!
 //! The whole legacy import is [`crate::legacy::LegacySource`]; the error
 //! kinds and audit settings both faces use are in [`crate::service`].
 
 pub mod files;
 pub mod inspect;
+pub mod open;
 pub mod paths;
 pub mod verify;
 

@@ -608,10 +608,6 @@ impl From<StoreError> for ServiceError {
 
 /// Unlocks an existing vault (see [`CredentialService::open`]).
 fn open_existing(path: &Path, options: &ServiceOptions) -> Result<Vault, ServiceError> {
-    #[cfg(all(feature = "session", target_os = "linux"))]
-    if let Some(vault) = crate::session::open(path, options.open.clone())? {
-        return Ok(vault);
-    }
     let given = Given(
         options
             .passphrase
@@ -621,10 +617,10 @@ fn open_existing(path: &Path, options: &ServiceOptions) -> Result<Vault, Service
     #[cfg(feature = "keychain")]
     if options.keychain {
         let mut unlocker = crate::KeychainUnlocker::new(given);
-        return Ok(Vault::open_with(path, &mut unlocker, options.open.clone())?);
+        return Ok(crate::ops::open::open(path, &mut unlocker, options.open.clone())?.0);
     }
     let mut unlocker = given;
-    Ok(Vault::open_with(path, &mut unlocker, options.open.clone())?)
+    Ok(crate::ops::open::open(path, &mut unlocker, options.open.clone())?.0)
 }
 
 /// Creates the vault as `credvault init` does; returns it and its recovery

@@ -115,9 +115,9 @@ impl Env {
 /// it, its entries and values, and its slots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct State {
-    pass: &'static str,
-    entries: BTreeMap<String, String>,
-    slots: Vec<(u64, String)>,
+    pub(crate) pass: &'static str,
+    pub(crate) entries: BTreeMap<String, String>,
+    pub(crate) slots: Vec<(u64, String)>,
 }
 
 /// The state of the vault in `env`; panics when no passphrase opens it.

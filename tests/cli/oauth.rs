@@ -940,3 +940,116 @@ fn a_refresh_crashed_at_every_storage_step_keeps_old_or_new_tokens() {
         }
     }
 }
+
+/// The OAuth refresh under power loss (issue 19; tests/cli/powerloss.rs
+/// does the writers of the crash table): the sandbox (HOME, the vault, its
+/// marks and audit log) on the power-loss file system of tests/powerloss,
+/// a fresh login per cut (the server rotates refresh tokens), the power
+/// cut after every single operation a refresh counts. After the remount
+/// the vault opens, the login's entries are all old or all new, and all
+/// new (the token printed) when the refresh had exited 0.
+#[test]
+fn a_refresh_survives_a_power_cut_after_every_operation() {
+    use crate::crash::{try_state, Env};
+    if !crate::powerloss::fuse_ready() {
+        crate::common::skip(
+            "no /dev/fuse or no fusermount3 (Debian fuse3): cannot run the power-loss tests",
+        );
+        return;
+    }
+    let server = Server::start(120);
+    let top = tempfile::tempdir().expect("temp dir");
+    let at = top.path().join("mnt");
+    std::fs::create_dir(&at).unwrap();
+    let mut mount = credvault_powerloss::Mount::new(&at).expect("mount the power-loss file system");
+    let get = |env: &Env, key: &str| {
+        let out = Env::output(env.command(&["get", key], crate::common::PASS), None);
+        assert!(out.status.success(), "get {key}: {out:?}");
+        String::from_utf8(out.stdout)
+            .expect("UTF-8")
+            .trim_end()
+            .to_owned()
+    };
+    let entries = |env: &Env| {
+        (
+            get(env, "idp.accessToken"),
+            get(env, "idp.refreshToken"),
+            get(env, "idp.tokenExpiry"),
+        )
+    };
+    // A fresh login, copied onto the file system and made durable there.
+    let logged_in = |mount: &credvault_powerloss::Mount, name: &str| {
+        let s = sandbox();
+        login(&s, &server, "idp");
+        let dir = at.join(name);
+        std::fs::create_dir(&dir).unwrap();
+        let env = Env {
+            root: s.root().to_path_buf(),
+        }
+        .copy_to(&dir);
+        mount.sync_everything();
+        env
+    };
+    let refresh = |env: &Env| {
+        Env::output(
+            env.command(&["oauth", "token", "idp"], crate::common::PASS),
+            None,
+        )
+    };
+
+    // Count the operations of one refresh.
+    let env = logged_in(&mount, "count");
+    let old = entries(&env);
+    mount.sync_everything();
+    let out = refresh(&env);
+    let log = mount.log();
+    assert!(
+        out.status.success(),
+        "refresh on the power-loss fs: {out:?}"
+    );
+    assert_ne!(entries(&env).1, old.1, "the refresh token rotated");
+    assert!(log.contains(&"fsync"), "{log:?}");
+
+    let mut violations = Vec::new();
+    let (mut olds, mut news) = (0, 0);
+    for n in 0..=log.len() {
+        mount.cut_after(None);
+        let env = logged_in(&mount, &format!("cut-{n}"));
+        let old = entries(&env);
+        mount.sync_everything();
+        mount.cut_after(Some(n as u64));
+        let out = refresh(&env);
+        let next = log.get(n).copied().unwrap_or("the end");
+        let what = format!(
+            "refresh, power cut before op {n} ({next}), exit {:?}",
+            out.status
+        );
+        mount.power_cycle().expect("remount after the power cut");
+        if let Err(e) = try_state(&env) {
+            violations.push(format!("{what}: {e}"));
+            continue;
+        }
+        let now = entries(&env);
+        let all_new = now.0 != old.0 && now.1 != old.1 && now.2 != old.2;
+        if now == old {
+            olds += 1;
+        } else if all_new {
+            news += 1;
+        } else {
+            violations.push(format!("{what}: a mix of old and new tokens"));
+        }
+        if out.status.success() {
+            let printed = String::from_utf8_lossy(&out.stdout).trim_end().to_owned();
+            if !all_new || printed != now.0 {
+                violations.push(format!("{what}: the acknowledged refresh was lost"));
+            }
+        }
+    }
+    eprintln!(
+        "oauth refresh: {} operations, {} power cuts: {olds} left the old tokens, {news} the new",
+        log.len(),
+        log.len() + 1
+    );
+    assert!(violations.is_empty(), "{violations:#?}");
+    assert!(olds > 0 && news > 0, "{olds} old, {news} new");
+}

@@ -898,3 +898,129 @@ fn a_sync_crashed_at_every_storage_step_leaves_the_vault_old_or_new() {
         }
     }
 }
+
+/// `pass sync` under power loss (issue 19; tests/cli/powerloss.rs does the
+/// writers of the crash table): HOME, the vault, its marks and its audit
+/// log on the power-loss file system of tests/powerloss; GNUPGHOME and the
+/// store (a fresh copy per cut) off it. One sync that imports one entry
+/// and exports one, the power cut after every single operation it counts:
+/// after the remount the vault opens, as the state before the sync or
+/// after it (entries and sync state), and as the one after when the sync
+/// had exited 0; and a clean sync then brings both sides in step.
+#[test]
+fn a_sync_survives_a_power_cut_after_every_operation() {
+    use crate::crash::{try_state, Env, State};
+    // The sync state names the store's path and its files' inodes and
+    // times, which differ between the copies: compare its keys and hashes.
+    let normal = |mut st: State| {
+        st.entries = st
+            .entries
+            .into_iter()
+            .map(|(k, v)| match k.strip_prefix("_credvault.pass-sync.") {
+                Some(_) => {
+                    let lines: Vec<String> = v
+                        .lines()
+                        .map(|l| l.splitn(3, '\t').take(2).collect::<Vec<_>>().join("\t"))
+                        .collect();
+                    ("_credvault.pass-sync".to_owned(), lines.join("\n"))
+                }
+                None => (k, v),
+            })
+            .collect();
+        st
+    };
+    let state = |env: &Env| normal(crate::crash::state(env));
+    if !crate::powerloss::fuse_ready() {
+        crate::common::skip(
+            "no /dev/fuse or no fusermount3 (Debian fuse3): cannot run the power-loss tests",
+        );
+        return;
+    }
+    let s = Store::new();
+    s.insert("claude/a/t", b"from pass\n");
+    s.set("b.t", b"from vault");
+    let top = tempfile::tempdir().expect("temp dir");
+    let base = Env {
+        root: top.path().join("base"),
+    };
+    std::fs::create_dir(&base.root).unwrap();
+    for part in ["vaults", "data", ".gitconfig"] {
+        if s.sandbox.root().join(part).exists() {
+            copy_dir(&s.sandbox.root().join(part), &base.root.join(part));
+        }
+    }
+    let old = state(&base);
+    let stores = top.path().join("stores");
+    std::fs::create_dir(&stores).unwrap();
+    let sync = |env: &Env, name: &str| {
+        let store = stores.join(name);
+        if !store.exists() {
+            copy_dir(&s.store, &store);
+        }
+        let mut cmd = env.command(&["pass", "sync"], crate::common::PASS);
+        cmd.env("GNUPGHOME", &s.gnupg)
+            .env("PASSWORD_STORE_DIR", &store)
+            .env("GIT_CONFIG_NOSYSTEM", "1");
+        Env::output(cmd, None)
+    };
+    let at = top.path().join("mnt");
+    std::fs::create_dir(&at).unwrap();
+    let mut mount = credvault_powerloss::Mount::new(&at).expect("mount the power-loss file system");
+
+    // Count the operations of one sync.
+    let dir = at.join("count");
+    std::fs::create_dir(&dir).unwrap();
+    let env = base.copy_to(&dir);
+    mount.sync_everything();
+    let out = sync(&env, "count");
+    let log = mount.log();
+    assert!(out.status.success(), "sync on the power-loss fs: {out:?}");
+    let new = state(&env);
+    assert_ne!(old, new);
+    assert!(log.contains(&"fsync"), "{log:?}");
+
+    let mut violations = Vec::new();
+    let (mut olds, mut news) = (0, 0);
+    for n in 0..=log.len() {
+        mount.cut_after(None);
+        let dir = at.join(format!("cut-{n}"));
+        std::fs::create_dir(&dir).unwrap();
+        let env = base.copy_to(&dir);
+        mount.sync_everything();
+        mount.cut_after(Some(n as u64));
+        let name = format!("cut-{n}");
+        let out = sync(&env, &name);
+        let next = log.get(n).copied().unwrap_or("the end");
+        let what = format!(
+            "sync, power cut before op {n} ({next}), exit {:?}",
+            out.status
+        );
+        mount.power_cycle().expect("remount after the power cut");
+        match try_state(&env).map(normal) {
+            Err(e) => violations.push(format!("{what}: {e}")),
+            Ok(now) => {
+                if now == new {
+                    news += 1;
+                } else if now == old {
+                    olds += 1;
+                } else {
+                    violations.push(format!("{what}: a mix: {now:?}"));
+                }
+                if out.status.success() && now != new {
+                    violations.push(format!("{what}: the acknowledged sync was lost"));
+                }
+                let again = sync(&env, &name);
+                if !again.status.success() {
+                    violations.push(format!("{what}: the next sync: {again:?}"));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "pass sync: {} operations, {} power cuts: {olds} left the old state, {news} the new",
+        log.len(),
+        log.len() + 1
+    );
+    assert!(violations.is_empty(), "{violations:#?}");
+    assert!(olds > 0 && news > 0, "{olds} old, {news} new");
+}

@@ -23,6 +23,10 @@
 //! the command, from before the first to after the last: 9 to 24 per
 //! writer, about 40 s for the whole table on two loaded cores.
 //!
+//! Writers with a harness of their own have their power-loss test there:
+//! `pass sync` in tests/cli/pass.rs, the OAuth refresh in
+//! tests/cli/oauth.rs, the keychain writers in tests/cli/keychain.rs.
+//!
 //! The negative test shows the file system catches a missing directory
 //! fsync: with the directory fsync of a save turned off (test-only
 //! `CREDVAULT_TEST_SKIP_DIR_FSYNC=1`), an acknowledged `rm` is lost.
@@ -36,7 +40,7 @@ use crate::common::skip;
 use crate::crash::{prepared, state, try_state, writer, writers, Env, Writer};
 
 /// Whether FUSE can be mounted here: `/dev/fuse` and `fusermount3`.
-fn fuse_ready() -> bool {
+pub(crate) fn fuse_ready() -> bool {
     let fusermount = std::process::Command::new("fusermount3")
         .arg("-V")
         .output()

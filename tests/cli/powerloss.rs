@@ -53,13 +53,11 @@ fn run(env: &Env, w: &Writer, extra: &[(&str, &str)]) -> Output {
     let (list, more) = (w.command)(env);
     let list: Vec<&str> = list.iter().map(String::as_str).collect();
     let mut cmd = env.command(&list, crate::common::PASS);
-    for (k, v) in more {
-        cmd.env(k, v);
-    }
+    let stdin = crate::crash::apply(&mut cmd, more);
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    Env::output(cmd, None)
+    Env::output(cmd, stdin.as_deref().map(str::as_bytes))
 }
 
 /// The counts of operations after which the power is cut: after every
@@ -158,7 +156,7 @@ fn every_writer_of_the_crash_table_has_a_power_loss_test() {
     assert_eq!(names, WRITERS, "add the new writer's power-loss test");
 }
 
-const WRITERS: [&str; 15] = [
+const WRITERS: [&str; 17] = [
     "rm",
     "restore",
     "undo",
@@ -173,6 +171,8 @@ const WRITERS: [&str; 15] = [
     "backup",
     "merge",
     "merge --conflict-copies",
+    "set",
+    "restore --generation",
     "generations purge",
 ];
 
@@ -244,6 +244,16 @@ fn merge_survives_power_loss() {
 #[test]
 fn merge_conflict_copies_survives_power_loss() {
     check("merge --conflict-copies");
+}
+
+#[test]
+fn set_survives_power_loss() {
+    check("set");
+}
+
+#[test]
+fn restore_generation_survives_power_loss() {
+    check("restore --generation");
 }
 
 #[test]

@@ -1060,3 +1060,23 @@ fn a_keychain_slot_add_survives_a_power_cut_after_every_operation() {
         &["slot", "add", "keychain"],
     );
 }
+
+#[test]
+fn a_keychain_slot_remove_crashed_at_every_storage_step_keeps_the_item_it_names() {
+    if !wants(
+        Mode::SecretService,
+        "a_keychain_slot_remove_crashed_at_every_storage_step_keeps_the_item_it_names",
+    ) {
+        return;
+    }
+    // Slot 1 is the keychain slot `init` makes; the passphrase slot stays.
+    crash_keychain_writer(
+        |s| {
+            Keyed(s).init_with_pass().ok();
+            Keyed(s).bare_stdin(&["set", "a"], b"1").ok();
+            let status = Keyed(s).status(true);
+            assert_eq!(slot_types(&status)[0], "keychain", "{status}");
+        },
+        &["slot", "remove", "1"],
+    );
+}

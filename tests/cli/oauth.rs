@@ -1053,3 +1053,167 @@ fn a_refresh_survives_a_power_cut_after_every_operation() {
     assert!(violations.is_empty(), "{violations:#?}");
     assert!(olds > 0 && news > 0, "{olds} old, {news} new");
 }
+
+/// `oauth login NAME` through the browser flow, with the fault hook's
+/// `fault` or `trace`; the process's exit status (a crash included).
+fn login_with_fault(
+    s: &Sandbox,
+    server: &Server,
+    name: &str,
+    fault: Option<String>,
+    trace: Option<&Path>,
+) -> std::process::ExitStatus {
+    let ca = server.ca();
+    let mut cmd = s.command(&[
+        "oauth",
+        "login",
+        name,
+        "--issuer",
+        &server.issuer,
+        "--client-id",
+        CLIENT_ID,
+        "--ca-file",
+        &ca,
+        "--no-browser",
+    ]);
+    if let Some(f) = fault {
+        cmd.env("CREDVAULT_FAULT", f);
+    }
+    if let Some(t) = trace {
+        cmd.env("CREDVAULT_FAULT_TRACE", t);
+    }
+    let mut child = cmd.spawn().expect("spawn login");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let url = read_url_line(&mut stderr, &format!("{}/auth?", server.issuer));
+    let callback = server.browse_to_callback(&url);
+    // The CLI may die before it answers.
+    let _ = server.get(&callback);
+    let mut rest = String::new();
+    let _ = stderr.read_to_string(&mut rest);
+    child.wait_with_output().expect("wait for login").status
+}
+
+/// The keys under `name.`, as `ls` lists them.
+fn keys_of(s: &Sandbox, name: &str) -> String {
+    s.run(&["ls", &format!("{name}.")]).ok().text().to_owned()
+}
+
+/// Temp files of a save left beside the vault of `s`.
+fn vault_temps(s: &Sandbox) -> Vec<String> {
+    let dir = s.vault.parent().expect("vault dir");
+    std::fs::read_dir(dir)
+        .expect("vault dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp.") || n.ends_with(".gen-tmp"))
+        .collect()
+}
+
+/// `oauth login` crashed and failed at every storage step of its save
+/// (issue 19), one fresh sandbox per fault point: afterwards the login's
+/// entries are all there or none is (all there, with a token the server
+/// accepts, when the login exited 0), `audit verify` passes, no temp file
+/// is left after an error, the next save leaves none, and a login again
+/// succeeds.
+#[test]
+fn a_login_crashed_at_every_storage_step_stores_all_or_nothing() {
+    use std::os::unix::process::ExitStatusExt;
+    let server = Server::start(3600);
+    let s = sandbox();
+    let trace = s.root().join("trace");
+    let status = login_with_fault(&s, &server, "idp", None, Some(&trace));
+    assert!(status.success(), "{status:?}");
+    let all = keys_of(&s, "idp");
+    assert!(all.contains("idp.refreshToken"), "{all}");
+    let points = std::fs::read_to_string(&trace)
+        .expect("trace")
+        .lines()
+        .count();
+    assert!(points >= 5, "a login saves: {points} fault points");
+
+    for n in 1..=points {
+        for action in ["error", "abort"] {
+            let s = sandbox();
+            let status = login_with_fault(&s, &server, "idp", Some(format!("{n}:{action}")), None);
+            let what = format!("login, {action} at fault point {n}: {status:?}");
+            if action == "abort" {
+                assert_eq!(status.signal(), Some(6), "{what}");
+            } else {
+                assert!(matches!(status.code(), Some(0 | 5 | 7)), "{what}");
+            }
+            let now = keys_of(&s, "idp");
+            assert!(now.is_empty() || now == all, "{what}: {now}");
+            if status.success() {
+                assert_eq!(now, all, "{what}: exit 0 without the tokens");
+            }
+            if !now.is_empty() {
+                let access = token_text(&s.run(&["get", "idp.accessToken"]).ok());
+                assert_eq!(server.userinfo_status(&access), 200, "{what}");
+            }
+            s.run(&["audit", "verify"]).ok();
+            if action == "error" {
+                assert_eq!(vault_temps(&s), Vec::<String>::new(), "{what}");
+            }
+            s.set("after.crash", b"x");
+            assert_eq!(vault_temps(&s), Vec::<String>::new(), "{what}");
+            let again = login_with_fault(&s, &server, "idp", None, None);
+            assert!(again.success(), "{what}: login again: {again:?}");
+        }
+    }
+}
+
+/// `oauth revoke` crashed and failed at every storage step of its removal
+/// of the entries (issue 19), a fresh login per fault point: afterwards
+/// the entries are all there or all gone (gone when it exited 0), `audit
+/// verify` passes, no temp file is left after an error, and revoke again
+/// completes and removes them.
+#[test]
+fn a_revoke_crashed_at_every_storage_step_removes_all_or_nothing() {
+    use std::os::unix::process::ExitStatusExt;
+    let server = Server::start(3600);
+    let s = sandbox();
+    login(&s, &server, "idp");
+    let all = keys_of(&s, "idp");
+    let trace = s.root().join("trace");
+    let mut cmd = s.command(&["oauth", "revoke", "idp"]);
+    cmd.env("CREDVAULT_FAULT_TRACE", &trace);
+    assert!(cmd.output().expect("run").status.success());
+    assert_eq!(keys_of(&s, "idp"), "");
+    let points = std::fs::read_to_string(&trace)
+        .expect("trace")
+        .lines()
+        .count();
+    assert!(points >= 5, "a revoke saves: {points} fault points");
+
+    for n in 1..=points {
+        for action in ["error", "abort"] {
+            let s = sandbox();
+            login(&s, &server, "idp");
+            let mut cmd = s.command(&["oauth", "revoke", "idp"]);
+            cmd.env("CREDVAULT_FAULT", format!("{n}:{action}"));
+            let out = cmd.output().expect("run");
+            let what = format!("revoke, {action} at fault point {n}: {out:?}");
+            if action == "abort" {
+                assert_eq!(out.status.signal(), Some(6), "{what}");
+            } else {
+                assert!(matches!(out.status.code(), Some(0 | 5 | 7)), "{what}");
+            }
+            let now = keys_of(&s, "idp");
+            assert!(now.is_empty() || now == all, "{what}: {now}");
+            if out.status.success() {
+                assert_eq!(now, "", "{what}: exit 0 with the entries");
+            }
+            s.run(&["audit", "verify"]).ok();
+            if action == "error" {
+                assert_eq!(vault_temps(&s), Vec::<String>::new(), "{what}");
+            }
+            if !now.is_empty() {
+                let again = s.run(&["oauth", "revoke", "idp"]);
+                assert_eq!(again.code, 0, "{what}: revoke again: {again:?}");
+                assert_eq!(keys_of(&s, "idp"), "", "{what}: revoke again");
+            }
+            s.set("after.crash", b"x");
+            assert_eq!(vault_temps(&s), Vec::<String>::new(), "{what}");
+        }
+    }
+}

@@ -386,16 +386,35 @@ fn concurrent_token_calls_cause_exactly_one_refresh_and_the_grant_survives() {
                 .expect("spawn token")
         })
         .collect();
-    for child in &children {
+    // And a `set` of another key racing the refresh (issue 19): neither
+    // save loses the other's.
+    let mut set = s
+        .command(&["set", "other.key"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("spawn set");
+    {
+        use std::io::Write;
+        let mut stdin = set.stdin.take().expect("piped stdin");
+        stdin.write_all(b"racing set").expect("write the value");
+    }
+    for child in children.iter().chain([&set]) {
         wait_until_open(child.id(), Path::new(&lock_path));
     }
     assert_eq!(server.refreshes(), 0);
     held.unlock().expect("release");
+    Run::from(set.wait_with_output().expect("wait")).ok();
     let tokens: Vec<String> = children
         .into_iter()
         .map(|c| token_text(&Run::from(c.wait_with_output().expect("wait")).ok()))
         .collect();
     assert_eq!(server.refreshes(), 1, "six callers, one refresh");
+    assert_eq!(token_text(&s.run(&["get", "other.key"]).ok()), "racing set");
+    assert_eq!(
+        token_text(&s.run(&["get", "race.accessToken"]).ok()),
+        tokens[0],
+        "the refreshed token was saved"
+    );
     assert!(
         tokens.iter().all(|t| *t == tokens[0]),
         "all got the same token"
@@ -1216,4 +1235,51 @@ fn a_revoke_crashed_at_every_storage_step_removes_all_or_nothing() {
             assert_eq!(vault_temps(&s), Vec::<String>::new(), "{what}");
         }
     }
+}
+
+/// `oauth revoke` raced against `oauth token` of the same login whose
+/// access token is due for a refresh (issue 19), both past their unlock
+/// before either saves: the revoke is acknowledged and wins, whatever the
+/// order: no entry of the login is left (the refresh does not bring its
+/// tokens back), any token the refresh printed is dead at the server (the
+/// revoke ended the grant, not only the refresh token it had read), and
+/// the token call exits 0 or with its documented code; audit verifies.
+#[test]
+fn revoke_raced_against_a_refresh_ends_the_grant_and_leaves_no_entry() {
+    let server = Server::start(120);
+    let s = sandbox();
+    login(&s, &server, "idp");
+    let racer = |args: &[&str]| {
+        let mut all = vec!["--lock-timeout", crate::races::LOCK_TIMEOUT];
+        all.extend(args);
+        (s.command(&all), None)
+    };
+    let runs = crate::races::race(
+        &s,
+        vec![
+            racer(&["oauth", "revoke", "idp"]),
+            racer(&["oauth", "token", "idp"]),
+        ],
+    );
+    let (revoke, token) = (&runs[0], &runs[1]);
+    eprintln!(
+        "revoke exit {}, token exit {}: {}",
+        revoke.code,
+        token.code,
+        token.stderr.trim()
+    );
+    assert_eq!(revoke.code, 0, "revoke: {revoke:?}");
+    assert!(matches!(token.code, 0 | 1 | 3), "token: {token:?}");
+    assert!(!token.stderr.contains("panicked"), "{token:?}");
+    assert_eq!(keys_of(&s, "idp"), "", "the login's entries are gone");
+    if token.code == 0 {
+        let printed = token_text(token);
+        assert_eq!(
+            server.userinfo_status(&printed),
+            401,
+            "a token of the revoked grant still works"
+        );
+    }
+    s.run(&["audit", "verify"]).ok();
+    assert_eq!(vault_temps(&s), Vec::<String>::new());
 }

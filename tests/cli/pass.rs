@@ -1134,3 +1134,83 @@ fn an_import_crashed_at_every_storage_step_leaves_the_vault_old_or_new() {
 fn an_export_crashed_at_every_storage_step_leaves_the_vault_whole() {
     crash_import_or_export(false);
 }
+
+/// `credvault --lock-timeout 300 ARGS` with the store's environment, for
+/// the races of tests/cli/races.rs.
+fn racer(s: &Store, args: &[&str], stdin: Option<&[u8]>) -> (Command, Option<Vec<u8>>) {
+    let mut all = vec!["--lock-timeout", crate::races::LOCK_TIMEOUT];
+    all.extend(args);
+    let mut cmd = s.sandbox.command(&all);
+    s.env(&mut cmd);
+    (cmd, stdin.map(<[u8]>::to_vec))
+}
+
+/// `pass sync` raced against `set` (issue 19), both past their unlock
+/// before either saves (the race helper of tests/cli/races.rs holds the
+/// vault's lock until both wait for it): both are acknowledged, the set's
+/// value is in the vault, the sync imported and exported its entries
+/// (nothing of the other lost), the save counter went up by at least the
+/// set's save, and a clean sync then brings the set's key to pass without
+/// a conflict.
+#[test]
+fn a_sync_raced_against_a_set_loses_nothing() {
+    let s = Store::new();
+    s.insert("claude/a/t", b"from pass\n");
+    s.set("b.t", b"from vault");
+    let before = crate::races::counter(&s.sandbox);
+    let runs = crate::races::race(
+        &s.sandbox,
+        vec![
+            racer(&s, &["pass", "sync"], None),
+            racer(&s, &["set", "c.t"], Some(b"racing set")),
+        ],
+    );
+    assert_eq!(runs[0].code, 0, "sync: {:?}", runs[0]);
+    assert!(!runs[0].stderr.contains("panicked"), "{:?}", runs[0]);
+    assert_eq!(runs[1].code, 0, "set: {:?}", runs[1]);
+    assert_eq!(s.get("c.t").as_deref(), Some(&b"racing set"[..]));
+    assert_eq!(s.get("a.t").as_deref(), Some(&b"from pass"[..]));
+    assert_eq!(s.show("claude/b/t"), b"from vault\n");
+    assert!(crate::races::counter(&s.sandbox) >= before + 2);
+    s.cv(&["audit", "verify"]).ok();
+    assert_eq!(vault_temps(&s), Vec::<String>::new());
+    let (code, report) = s.report(&["sync"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(status_of(&report, "c.t"), "exported");
+    assert_eq!(s.show("claude/c/t"), b"racing set\n");
+    let (code, report) = s.report(&["sync"]);
+    assert_eq!(code, 0, "{report}");
+}
+
+/// Two `pass sync`s of one vault and store at once (issue 19): no panic;
+/// each exits 0, or 6 with its report; afterwards both sides hold both
+/// entries, the vault and its audit log verify, no temp file is left, and
+/// a clean sync finds nothing to do and no conflict.
+#[test]
+fn two_syncs_at_once_lose_nothing() {
+    let s = Store::new();
+    s.insert("claude/a/t", b"from pass\n");
+    s.set("b.t", b"from vault");
+    let runs = crate::races::race(
+        &s.sandbox,
+        vec![
+            racer(&s, &["pass", "sync", "--json"], None),
+            racer(&s, &["pass", "sync", "--json"], None),
+        ],
+    );
+    for run in &runs {
+        assert!(matches!(run.code, 0 | 6), "{run:?}");
+        assert!(!run.stderr.contains("panicked"), "{run:?}");
+    }
+    assert!(runs.iter().any(|r| r.code == 0), "{runs:?}");
+    assert_eq!(s.get("a.t").as_deref(), Some(&b"from pass"[..]));
+    assert_eq!(s.show("claude/b/t"), b"from vault\n");
+    s.cv(&["verify"]).ok();
+    s.cv(&["audit", "verify"]).ok();
+    assert_eq!(vault_temps(&s), Vec::<String>::new());
+    let (code, report) = s.report(&["sync"]);
+    assert_eq!(code, 0, "{report}");
+    for (who, status) in statuses(&report) {
+        assert_eq!(status, "unchanged", "{who}: {report}");
+    }
+}

@@ -21,6 +21,11 @@
 //!   removes the ones it left;
 //! - writer-specific: a backup destination is absent or a whole verified
 //!   vault; an imported legacy file is untouched unless the import landed.
+//!
+//! `init` has a test of its own below (it starts from no vault). Writers
+//! with a harness of their own are crashed there: `pass sync|import|export`
+//! (tests/cli/pass.rs), `oauth login`, the refresh and `oauth revoke`
+//! (tests/cli/oauth.rs), and the keychain writers (tests/cli/keychain.rs).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

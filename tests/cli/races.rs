@@ -25,6 +25,11 @@
 //! counts every one), two `passwd`s of one slot, two `recovery rotate`s,
 //! two `rekey`s, two removals of one slot, two `slot add`s, two `rm`s of
 //! one key, two `undo`s, and two `init`s of one path.
+//!
+//! Writers with a harness of their own race there, through [`race`]:
+//! `pass sync` against `set` and against itself (tests/cli/pass.rs), the
+//! OAuth refresh against `set` and `oauth revoke` against `oauth token`
+//! (tests/cli/oauth.rs).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

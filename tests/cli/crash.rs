@@ -21,6 +21,11 @@
 //!   removes the ones it left;
 //! - writer-specific: a backup destination is absent or a whole verified
 //!   vault; an imported legacy file is untouched unless the import landed.
+//!
+//! `init` has a test of its own below (it starts from no vault). Writers
+//! with a harness of their own are crashed there: `pass sync|import|export`
+//! (tests/cli/pass.rs), `oauth login`, the refresh and `oauth revoke`
+//! (tests/cli/oauth.rs), and the keychain writers (tests/cli/keychain.rs).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -115,9 +120,9 @@ impl Env {
 /// it, its entries and values, and its slots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct State {
-    pass: &'static str,
-    entries: BTreeMap<String, String>,
-    slots: Vec<(u64, String)>,
+    pub(crate) pass: &'static str,
+    pub(crate) entries: BTreeMap<String, String>,
+    pub(crate) slots: Vec<(u64, String)>,
 }
 
 /// The state of the vault in `env`; panics when no passphrase opens it.
@@ -190,6 +195,23 @@ fn temps(dir: &Path) -> Vec<String> {
 
 /// A command line and its extra environment.
 pub(crate) type Invocation = (Vec<String>, Vec<(&'static str, String)>);
+
+/// Not an environment variable: an [`Invocation`]'s entry under this name
+/// is the command's standard input (for `set`).
+pub(crate) const STDIN: &str = "<stdin>";
+
+/// Sets `extra` on `cmd`; returns the standard input it names, if any.
+pub(crate) fn apply(cmd: &mut Command, extra: Vec<(&'static str, String)>) -> Option<String> {
+    let mut stdin = None;
+    for (k, v) in extra {
+        if k == STDIN {
+            stdin = Some(v);
+        } else {
+            cmd.env(k, v);
+        }
+    }
+    stdin
+}
 
 /// One writing command.
 pub(crate) struct Writer {
@@ -390,6 +412,23 @@ pub(crate) fn writers() -> Vec<Writer> {
             },
         },
         Writer {
+            name: "set",
+            prepare: nothing,
+            command: |_| (args(&["set", "c"]), vec![(STDIN, "3".to_owned())]),
+            changes_state: true,
+            check: no_check,
+        },
+        Writer {
+            name: "restore --generation",
+            prepare: |e| {
+                e.ok(&["set", "c"], Some(b"3"));
+            },
+            // Generation 2: the vault before `set b`.
+            command: |_| (args(&["restore", "--generation", "2"]), vec![]),
+            changes_state: true,
+            check: no_check,
+        },
+        Writer {
             name: "generations purge",
             prepare: nothing,
             command: |_| (args(&["generations", "purge"]), vec![]),
@@ -427,14 +466,12 @@ fn run_writer(base: &Env, w: &Writer, dir: &Path, fault: Option<&str>) -> (Env, 
     let (list, extra) = (w.command)(&env);
     let list: Vec<&str> = list.iter().map(String::as_str).collect();
     let mut cmd = env.command(&list, PASS);
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
+    let stdin = apply(&mut cmd, extra);
     match fault {
         Some(f) => cmd.env("CREDVAULT_FAULT", f),
         None => cmd.env("CREDVAULT_FAULT_TRACE", dir.join("trace")),
     };
-    let out = Env::output(cmd, None);
+    let out = Env::output(cmd, stdin.as_deref().map(str::as_bytes));
     (env, out)
 }
 
@@ -591,6 +628,16 @@ fn merge_crashes_at_every_step() {
 #[test]
 fn merge_conflict_copies_crashes_at_every_step() {
     crash_every_step("merge --conflict-copies");
+}
+
+#[test]
+fn set_crashes_at_every_step() {
+    crash_every_step("set");
+}
+
+#[test]
+fn restore_generation_crashes_at_every_step() {
+    crash_every_step("restore --generation");
 }
 
 #[test]
@@ -763,4 +810,76 @@ fn audit_readers_racing_writers_never_see_tampering() {
         reader.join().expect("reader")
     });
     assert!(reads >= 2);
+}
+
+/// `init` (passphrase and recovery slots) crashed and failed at every
+/// storage step: afterwards there is no vault, or the whole new one that
+/// opens and whose audit log verifies; exit 0 only with the vault; no temp
+/// file after an error; and `init` run again (no vault) or the next save
+/// (a vault) succeeds and leaves no temp file.
+#[test]
+fn init_crashes_at_every_step() {
+    let top = tempfile::tempdir().expect("temp dir");
+    let base = Env {
+        root: top.path().join("base"),
+    };
+    std::fs::create_dir(&base.root).unwrap();
+    let mut init = vec!["init"];
+    init.extend(WEAK);
+    let init = &init;
+
+    let traced = top.path().join("traced");
+    std::fs::create_dir(&traced).unwrap();
+    let env = base.copy_to(&traced);
+    let mut cmd = env.command(init, PASS);
+    cmd.env("CREDVAULT_FAULT_TRACE", traced.join("trace"));
+    let out = Env::output(cmd, None);
+    assert!(out.status.success(), "init without a fault: {out:?}");
+    let new = state(&env);
+    let trace = std::fs::read_to_string(traced.join("trace")).expect("trace");
+    let points: Vec<&str> = trace.lines().collect();
+    assert!(points.len() >= 5, "init reached only {points:?}");
+
+    for (i, point) in points.iter().enumerate() {
+        for action in ["error", "abort"] {
+            let what = format!("init, fault {action} at point {point}");
+            let dir = top.path().join(format!("{}-{action}", i + 1));
+            std::fs::create_dir(&dir).unwrap();
+            let env = base.copy_to(&dir);
+            let mut cmd = env.command(init, PASS);
+            cmd.env("CREDVAULT_FAULT", format!("{}:{action}", i + 1));
+            let out = Env::output(cmd, None);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if action == "abort" {
+                use std::os::unix::process::ExitStatusExt;
+                assert_eq!(out.status.signal(), Some(6), "{what}: {out:?}");
+            } else {
+                let code = out.status.code();
+                assert!(
+                    matches!(code, Some(0 | 4 | 5 | 6)),
+                    "{what}: exit {code:?}: {stderr}"
+                );
+                assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+            }
+            eprintln!("{what}");
+            let vaults = env.root.join("vaults");
+            if action == "error" {
+                assert_eq!(temps(&vaults), Vec::<String>::new(), "{what}");
+            }
+            if env.vault().exists() {
+                let now = try_state(&env).unwrap_or_else(|e| panic!("{what}: {e}"));
+                assert_eq!(now, new, "{what}");
+                let verify = Env::output(env.command(&["audit", "verify"], PASS), None);
+                assert!(verify.status.success(), "{what}: audit verify: {verify:?}");
+                let set = Env::output(env.command(&["set", "after"], PASS), Some(b"x"));
+                assert!(set.status.success(), "{what}: the next save: {set:?}");
+            } else {
+                assert!(!out.status.success(), "{what}: exit 0 without a vault");
+                let again = Env::output(env.command(init, PASS), None);
+                assert!(again.status.success(), "{what}: init again: {again:?}");
+                assert_eq!(state(&env), new, "{what}: init again");
+            }
+            assert_eq!(temps(&vaults), Vec::<String>::new(), "{what}");
+        }
+    }
 }

@@ -898,3 +898,209 @@ fn a_keychain_slot_add_crashed_at_every_storage_step_keeps_the_item_it_names() {
         &["slot", "add", "keychain"],
     );
 }
+
+/// A keychain writer under power loss (issue 19; tests/cli/powerloss.rs
+/// does the writers of the crash table): a fresh sandbox per cut, made by
+/// `prepare`, copied onto the power-loss file system of tests/powerloss
+/// (HOME, the vault, its marks and audit log; the keyring stays where the
+/// private Secret Service keeps it), `args` run with the passphrase and
+/// the power cut after every single operation it counts. After the
+/// remount: the vault opens (or, for `init`, is absent), as the old or the
+/// new state, the new one when the command had exited 0; every keychain
+/// item the file names exists, and the keychain alone opens the vault.
+fn power_loss_keychain_writer(prepare: fn(&Sandbox), args: &[&str]) {
+    use crate::crash::{try_state, Env, State};
+    if !crate::powerloss::fuse_ready() {
+        crate::common::skip(
+            "no /dev/fuse or no fusermount3 (Debian fuse3): cannot run the power-loss tests",
+        );
+        return;
+    }
+    let top = tempfile::tempdir().expect("temp dir");
+    let at = top.path().join("mnt");
+    std::fs::create_dir(&at).unwrap();
+    let mut mount = credvault_powerloss::Mount::new(&at).expect("mount the power-loss file system");
+    let run = |env: &Env, args: &[&str], passphrase: bool| {
+        let mut cmd = env.command(args, PASS);
+        match std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {
+            Some(address) => cmd.env("DBUS_SESSION_BUS_ADDRESS", address),
+            None => cmd.env_remove("DBUS_SESSION_BUS_ADDRESS"),
+        };
+        if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
+            cmd.env("XDG_RUNTIME_DIR", dir);
+        }
+        if !passphrase {
+            cmd.env_remove("CREDVAULT_PASSPHRASE");
+        }
+        Env::output(cmd, None)
+    };
+    let state_of = |env: &Env| -> Result<Option<State>, String> {
+        if !env.vault().exists() {
+            return Ok(None);
+        }
+        try_state(env).map(Some)
+    };
+    // A fresh sandbox (its own keychain items), copied onto the file
+    // system and made durable there.
+    let fresh = |mount: &credvault_powerloss::Mount, name: &str| {
+        let s = Sandbox::new();
+        prepare(&s);
+        let dir = at.join(name);
+        std::fs::create_dir(&dir).unwrap();
+        let env = Env {
+            root: s.root().to_path_buf(),
+        }
+        .copy_to(&dir);
+        mount.sync_everything();
+        env
+    };
+
+    // Count the operations of one run.
+    let env = fresh(&mount, "count");
+    let old = state_of(&env).expect("the prepared vault opens");
+    mount.sync_everything();
+    let out = run(&env, args, true);
+    let log = mount.log();
+    assert!(
+        out.status.success(),
+        "{args:?} on the power-loss fs: {out:?}"
+    );
+    let new = state_of(&env).expect("the new vault opens");
+    assert!(log.contains(&"fsync"), "{args:?}: {log:?}");
+
+    let mut violations = Vec::new();
+    let (mut olds, mut news) = (0, 0);
+    for n in 0..=log.len() {
+        mount.cut_after(None);
+        let env = fresh(&mount, &format!("cut-{n}"));
+        mount.sync_everything();
+        mount.cut_after(Some(n as u64));
+        let out = run(&env, args, true);
+        let next = log.get(n).copied().unwrap_or("the end");
+        let what = format!(
+            "{args:?}, power cut before op {n} ({next}), exit {:?}",
+            out.status
+        );
+        mount.power_cycle().expect("remount after the power cut");
+        let now = match state_of(&env) {
+            Ok(now) => now,
+            Err(e) => {
+                violations.push(format!("{what}: {e}"));
+                continue;
+            }
+        };
+        if now == new {
+            news += 1;
+        } else if now == old {
+            olds += 1;
+        } else {
+            violations.push(format!("{what}: a mix: {now:?}"));
+        }
+        if out.status.success() && now != new {
+            violations.push(format!("{what}: the acknowledged save was lost"));
+        }
+        if now.is_none() {
+            continue;
+        }
+        let status = run(&env, &["--json", "status"], true);
+        let status: serde_json::Value =
+            serde_json::from_slice(&status.stdout).expect("status JSON");
+        let named: Vec<String> = status["slots"]
+            .as_array()
+            .expect("slots")
+            .iter()
+            .filter_map(|slot| slot["account"].as_str().map(str::to_owned))
+            .collect();
+        for account in &named {
+            let found = secret_tool(&["lookup", "service", SERVICE, "username", account]);
+            if !found.status.success() {
+                violations.push(format!("{what}: no item for {account}"));
+            }
+        }
+        if !named.is_empty() {
+            let ls = run(&env, &["ls"], false);
+            if !ls.status.success() {
+                violations.push(format!("{what}: the keychain does not open it: {ls:?}"));
+            }
+        }
+    }
+    eprintln!(
+        "{args:?}: {} operations, {} power cuts: {olds} left the old state, {news} the new",
+        log.len(),
+        log.len() + 1
+    );
+    assert!(violations.is_empty(), "{violations:#?}");
+    assert!(news > 0, "{olds} old, {news} new");
+    if old != new {
+        assert!(olds > 0, "{olds} old, {news} new");
+    }
+}
+
+#[test]
+fn a_rekey_survives_a_power_cut_after_every_operation() {
+    if !wants(
+        Mode::SecretService,
+        "a_rekey_survives_a_power_cut_after_every_operation",
+    ) {
+        return;
+    }
+    power_loss_keychain_writer(
+        |s| {
+            Keyed(s).init_with_pass().ok();
+            Keyed(s).bare_stdin(&["set", "a"], b"1").ok();
+        },
+        &["rekey"],
+    );
+}
+
+#[test]
+fn a_keychain_init_survives_a_power_cut_after_every_operation() {
+    if !wants(
+        Mode::SecretService,
+        "a_keychain_init_survives_a_power_cut_after_every_operation",
+    ) {
+        return;
+    }
+    let mut args = vec!["init", "--no-recovery"];
+    args.extend(WEAK);
+    power_loss_keychain_writer(|_| {}, &args);
+}
+
+#[test]
+fn a_keychain_slot_add_survives_a_power_cut_after_every_operation() {
+    if !wants(
+        Mode::SecretService,
+        "a_keychain_slot_add_survives_a_power_cut_after_every_operation",
+    ) {
+        return;
+    }
+    power_loss_keychain_writer(
+        |s| {
+            let mut args = vec!["--no-keychain", "init", "--no-recovery"];
+            args.extend(WEAK);
+            Keyed(s).with_pass(&args).ok();
+            Keyed(s).with_pass(&["set", "a"]).ok();
+        },
+        &["slot", "add", "keychain"],
+    );
+}
+
+#[test]
+fn a_keychain_slot_remove_crashed_at_every_storage_step_keeps_the_item_it_names() {
+    if !wants(
+        Mode::SecretService,
+        "a_keychain_slot_remove_crashed_at_every_storage_step_keeps_the_item_it_names",
+    ) {
+        return;
+    }
+    // Slot 1 is the keychain slot `init` makes; the passphrase slot stays.
+    crash_keychain_writer(
+        |s| {
+            Keyed(s).init_with_pass().ok();
+            Keyed(s).bare_stdin(&["set", "a"], b"1").ok();
+            let status = Keyed(s).status(true);
+            assert_eq!(slot_types(&status)[0], "keychain", "{status}");
+        },
+        &["slot", "remove", "1"],
+    );
+}

@@ -23,6 +23,10 @@
 //! the command, from before the first to after the last: 9 to 24 per
 //! writer, about 40 s for the whole table on two loaded cores.
 //!
+//! Writers with a harness of their own have their power-loss test there:
+//! `pass sync` in tests/cli/pass.rs, the OAuth refresh in
+//! tests/cli/oauth.rs, the keychain writers in tests/cli/keychain.rs.
+//!
 //! The negative test shows the file system catches a missing directory
 //! fsync: with the directory fsync of a save turned off (test-only
 //! `CREDVAULT_TEST_SKIP_DIR_FSYNC=1`), an acknowledged `rm` is lost.
@@ -36,7 +40,7 @@ use crate::common::skip;
 use crate::crash::{prepared, state, try_state, writer, writers, Env, Writer};
 
 /// Whether FUSE can be mounted here: `/dev/fuse` and `fusermount3`.
-fn fuse_ready() -> bool {
+pub(crate) fn fuse_ready() -> bool {
     let fusermount = std::process::Command::new("fusermount3")
         .arg("-V")
         .output()
@@ -49,13 +53,11 @@ fn run(env: &Env, w: &Writer, extra: &[(&str, &str)]) -> Output {
     let (list, more) = (w.command)(env);
     let list: Vec<&str> = list.iter().map(String::as_str).collect();
     let mut cmd = env.command(&list, crate::common::PASS);
-    for (k, v) in more {
-        cmd.env(k, v);
-    }
+    let stdin = crate::crash::apply(&mut cmd, more);
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    Env::output(cmd, None)
+    Env::output(cmd, stdin.as_deref().map(str::as_bytes))
 }
 
 /// The counts of operations after which the power is cut: after every
@@ -154,7 +156,7 @@ fn every_writer_of_the_crash_table_has_a_power_loss_test() {
     assert_eq!(names, WRITERS, "add the new writer's power-loss test");
 }
 
-const WRITERS: [&str; 15] = [
+const WRITERS: [&str; 17] = [
     "rm",
     "restore",
     "undo",
@@ -169,6 +171,8 @@ const WRITERS: [&str; 15] = [
     "backup",
     "merge",
     "merge --conflict-copies",
+    "set",
+    "restore --generation",
     "generations purge",
 ];
 
@@ -243,6 +247,16 @@ fn merge_conflict_copies_survives_power_loss() {
 }
 
 #[test]
+fn set_survives_power_loss() {
+    check("set");
+}
+
+#[test]
+fn restore_generation_survives_power_loss() {
+    check("restore --generation");
+}
+
+#[test]
 fn generations_purge_survives_power_loss() {
     check("generations purge");
 }
@@ -269,4 +283,74 @@ fn a_save_without_its_directory_fsync_is_caught_losing_data() {
             .any(|v| v.contains("the acknowledged save was lost")),
         "the power-loss fs did not catch the missing directory fsync: {violations:#?}"
     );
+}
+
+/// `init` (passphrase) under power loss: the vault's directories are
+/// created by the command (HOME only exists). An acknowledged `init` left
+/// no vault at all after a power cut until the new directories were made
+/// durable by an fsync of their parents.
+#[test]
+fn init_survives_power_loss() {
+    use crate::crash::try_state;
+    if !fuse_ready() {
+        skip("no /dev/fuse or no fusermount3 (Debian fuse3): cannot run the power-loss tests");
+        return;
+    }
+    let top = tempfile::tempdir().expect("temp dir");
+    let base = Env {
+        root: top.path().join("base"),
+    };
+    std::fs::create_dir(&base.root).unwrap();
+    let at = top.path().join("mnt");
+    std::fs::create_dir(&at).unwrap();
+    let mut mount = Mount::new(&at).expect("mount the power-loss file system");
+    let mut init = vec!["init"];
+    init.extend(crate::common::WEAK);
+    let run = |env: &Env| Env::output(env.command(&init, crate::common::PASS), None);
+
+    let dir = at.join("count");
+    std::fs::create_dir(&dir).unwrap();
+    let env = base.copy_to(&dir);
+    mount.sync_everything();
+    let out = run(&env);
+    let log = mount.log();
+    assert!(out.status.success(), "init on the power-loss fs: {out:?}");
+    let new = state(&env);
+
+    let mut violations = Vec::new();
+    let (mut olds, mut news) = (0, 0);
+    for n in 0..=log.len() {
+        mount.cut_after(None);
+        let dir = at.join(format!("cut-{n}"));
+        std::fs::create_dir(&dir).unwrap();
+        let env = base.copy_to(&dir);
+        mount.sync_everything();
+        mount.cut_after(Some(n as u64));
+        let out = run(&env);
+        let next = log.get(n).copied().unwrap_or("the end");
+        let what = format!(
+            "init, power cut before op {n} ({next}), exit {:?}",
+            out.status
+        );
+        mount.power_cycle().expect("remount after the power cut");
+        if !env.vault().exists() {
+            olds += 1;
+            if out.status.success() {
+                violations.push(format!("{what}: the acknowledged init was lost"));
+            }
+            continue;
+        }
+        match try_state(&env) {
+            Ok(now) if now == new => news += 1,
+            Ok(now) => violations.push(format!("{what}: not the new state: {now:?}")),
+            Err(e) => violations.push(format!("{what}: {e}")),
+        }
+    }
+    eprintln!(
+        "init: {} operations, {} power cuts: {olds} left no vault, {news} the new one",
+        log.len(),
+        log.len() + 1
+    );
+    assert!(violations.is_empty(), "{violations:#?}");
+    assert!(olds > 0 && news > 0, "{olds} old, {news} new");
 }

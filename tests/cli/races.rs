@@ -25,6 +25,11 @@
 //! counts every one), two `passwd`s of one slot, two `recovery rotate`s,
 //! two `rekey`s, two removals of one slot, two `slot add`s, two `rm`s of
 //! one key, two `undo`s, and two `init`s of one path.
+//!
+//! Writers with a harness of their own race there, through [`race`]:
+//! `pass sync` against `set` and against itself (tests/cli/pass.rs), the
+//! OAuth refresh against `set` and `oauth revoke` against `oauth token`
+//! (tests/cli/oauth.rs).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -41,7 +46,7 @@ const P_ADDED: &str = "passphrase of the added slot";
 const SET_VALUE: &str = "value of the racing set";
 /// Every racer waits this long for the lock (seconds): the test holds it
 /// until both racers are there, however slow this machine is.
-const LOCK_TIMEOUT: &str = "300";
+pub(crate) const LOCK_TIMEOUT: &str = "300";
 /// How long the test waits for a racer to reach the lock before it gives
 /// up (a hang guard, not an assertion about speed).
 const REACH_LOCK: Duration = Duration::from_secs(300);
@@ -162,7 +167,7 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("UTF-8 temp path")
 }
 
-fn counter(s: &Sandbox) -> u64 {
+pub(crate) fn counter(s: &Sandbox) -> u64 {
     s.run(&["--json", "status"]).ok().json()["save_counter"]
         .as_u64()
         .expect("save_counter")
@@ -318,7 +323,7 @@ fn has_open(pid: u32, file: &Path) -> bool {
 
 /// Runs the commands at once, each held at the vault's lock until all are
 /// there (or exited), and returns their runs.
-fn race(s: &Sandbox, commands: Vec<(Command, Option<Vec<u8>>)>) -> Vec<Run> {
+pub(crate) fn race(s: &Sandbox, commands: Vec<(Command, Option<Vec<u8>>)>) -> Vec<Run> {
     let dir = s.vault.parent().expect("vault dir");
     std::fs::create_dir_all(dir).expect("vault dir");
     let dir = dir.canonicalize().expect("canonical vault dir");

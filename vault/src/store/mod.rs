@@ -572,20 +572,39 @@ pub fn ensure_dir(path: &Path) -> Result<(), StoreError> {
 }
 
 /// Creates `dir` and its missing parents with mode 0700, if it does not
-/// exist.
+/// exist, each made durable by an fsync of the directory holding it (a
+/// power cut must not lose the directory of a vault whose save was
+/// acknowledged: issue 19).
 pub(crate) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     if dir.exists() {
         return Ok(());
     }
-    let mut b = fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
+    // The missing directories, innermost first.
+    let mut missing = Vec::new();
+    let mut at = dir;
+    while !at.exists() {
+        missing.push(at);
+        match at.parent() {
+            Some(p) if !p.as_os_str().is_empty() => at = p,
+            _ => break,
+        }
     }
-    b.create(dir)
-        .map_err(|e| StoreError::io("create directory", dir, e))
+    for d in missing.into_iter().rev() {
+        let mut b = fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        match b.create(d) {
+            Ok(()) => {}
+            // Made meanwhile by another process: still made durable here.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && d.is_dir() => {}
+            Err(e) => return Err(StoreError::io("create directory", d, e)),
+        }
+        sync_dir(d, None)?;
+    }
+    Ok(())
 }
 
 /// Warnings about modes looser than 0600 on the vault and every file kept

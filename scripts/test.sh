@@ -4,7 +4,8 @@
 #   bash scripts/test.sh
 #
 # 1. installs the Debian packages the tests need (only those missing),
-# 2. cargo fmt --check and cargo clippy -D warnings,
+# 2. cargo fmt --check, cargo clippy -D warnings and the library's docs
+#    (cargo doc, RUSTDOCFLAGS=-D warnings),
 # 3. cargo test:
 #    a) the whole workspace with no D-Bus session at all
 #       (CREDVAULT_TEST_KEYRING=absent; includes the kill -9 torture,
@@ -106,6 +107,10 @@ cargo fmt --all --check
 
 step "cargo clippy --workspace --all-targets --locked -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# The library's API docs: no broken or private intra-doc links.
+step "cargo doc -p credvault --no-deps  [RUSTDOCFLAGS=-D warnings]"
+RUSTDOCFLAGS="-D warnings" cargo doc -p credvault --no-deps --locked
 
 # ---- 4. tests ------------------------------------------------------------------
 # The tests whose behaviour depends on the keyring mode: every file that

@@ -244,7 +244,7 @@ impl Body {
 
     /// Encodes the body as deterministic CBOR (FORMAT.md §5).
     ///
-    /// Written directly with [`cbor::Writer`]; the result is byte for byte
+    /// Written directly with `cbor::Writer`; the result is byte for byte
     /// the one of the reference encoder ([`Body::encode_reference`]), which
     /// the tests and the `fuzz_body` target check.
     pub fn encode(&self) -> Vec<u8> {
@@ -281,7 +281,7 @@ impl Body {
 
     /// Decodes and checks a body plaintext (FORMAT.md §5, §6).
     ///
-    /// The fast path reads the bytes in place with [`cbor::Reader`] and
+    /// The fast path reads the bytes in place with `cbor::Reader` and
     /// checks every rule of §3 and §5 as it goes. Input it rejects is handed
     /// to the reference reader ([`Body::decode_reference`]), whose error is
     /// returned, so the error class is that of FORMAT.md §3 in every case.

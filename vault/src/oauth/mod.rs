@@ -18,7 +18,7 @@
 //! under the vault's write lock ([`tokens::valid_token`]: N processes that
 //! need a token at once cause one refresh, since servers rotate refresh
 //! tokens and revoke the whole grant when an old one is reused) and
-//! revocation ([`tokens::revoke`], RFC 7009). Endpoints come from presets
+//! revocation ([`tokens::revoke_token`], RFC 7009). Endpoints come from presets
 //! ([`Provider`]) or OpenID discovery ([`provider::discover`]).
 //!
 //! The HTTP client ([`http::HttpClient`]) is blocking `ureq` with rustls

@@ -79,7 +79,7 @@ pub enum UnlockedBy {
 }
 
 impl UnlockedBy {
-    /// From [`Vault::unlocked_by`](crate::Vault::unlocked_by): 0 is a
+    /// From [`Snapshot::unlocked_by`](crate::Snapshot::unlocked_by): 0 is a
     /// session key.
     pub fn of_vault(slot: u32) -> UnlockedBy {
         match slot {

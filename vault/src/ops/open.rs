@@ -13,7 +13,7 @@ pub enum OpenedBy {
     /// session keyring, [`crate::session`]).
     Session,
     /// A key slot, through the caller's [`Unlocker`]
-    /// ([`Vault::unlocked_by`] names it).
+    /// ([`Snapshot::unlocked_by`](crate::Snapshot::unlocked_by) names it).
     Slot,
 }
 

@@ -12,7 +12,7 @@
 //!   `<service>.<type>` (each `/` of the pass name below the prefix is a
 //!   `.` of the key). Names that cannot map either way are reported by the
 //!   operations, never mangled.
-//! - [`import`], [`export`] and [`sync`] (module [`sync`](mod@sync)) are the
+//! - [`import`], [`export`] and [`sync`](fn@sync) (module [`sync`](mod@sync)) are the
 //!   whole operations every face calls: per-key reports, one locked save of
 //!   the vault side, and the state of the last sync kept inside the vault.
 //!

@@ -13,7 +13,7 @@
 //! - `<mac>`: HMAC-SHA256, keyed with `HKDF(DEK, vault id,
 //!   "credvault/v1/pass-sync")`, of the key name, a NUL and the value at
 //!   the last sync (both sides held that value then);
-//! - `<file id>`: the pass file's identity then ([`FileId`]: device, inode,
+//! - `<file id>`: the pass file's identity then (`FileId`: device, inode,
 //!   size, modification and change time).
 //!
 //! A pass file whose identity is unchanged is taken as unchanged without

@@ -407,7 +407,7 @@ impl Vault {
     /// Re-reads the file (e.g. after another process saved). Like an open,
     /// it refuses a file whose counter is below this machine's mark
     /// ([`VaultError::RolledBack`], FORMAT.md §9.2), telling a rollback
-    /// from a race with other savers as [`Vault::checked`] does.
+    /// from a race with other savers as an open does.
     pub fn reload(&mut self) -> Result<(), VaultError> {
         let mut fresh = self.read_fresh()?;
         let mut rounds = 0;

@@ -51,6 +51,26 @@ pub(super) struct Run<'a> {
     /// Items settled without a plan (unmappable, failed reads).
     pub(super) items: Vec<Item>,
     planned: Vec<Planned>,
+    /// Held for the whole run ([`sync_lock`]).
+    _sync_lock: crate::store::VaultLock,
+}
+
+/// How long a sync waits for another sync of the same vault.
+const SYNC_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// One import, export or sync of a vault at a time, for the whole run
+/// (`<vault>.pass-sync.lock`): pass writes its files in place, so two
+/// runs writing the same entry at once left a file gpg could not read
+/// (tests/cli/pass.rs `two_syncs_at_once_lose_nothing`). The vault's own
+/// lock is only taken for the save at the end.
+fn sync_lock(vault: &std::path::Path) -> Result<crate::store::VaultLock, PassError> {
+    let name = vault
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let target = vault.with_file_name(format!("{name}.pass-sync"));
+    crate::store::VaultLock::acquire(&target, SYNC_LOCK_TIMEOUT)
+        .map_err(|e| PassError::from(crate::vault::VaultError::from(e)))
 }
 
 impl<'a> Run<'a> {
@@ -59,6 +79,9 @@ impl<'a> Run<'a> {
         pass: &'a PassBackend,
         options: &'a PassOptions,
     ) -> Result<Run<'a>, PassError> {
+        let sync_lock = sync_lock(vault.path())?;
+        // What a run that held the lock before this one saved.
+        vault.reload()?;
         let mac_key = crypto::hkdf(
             vault.data_key().expose(),
             &vault.header().vault_id,
@@ -90,6 +113,7 @@ impl<'a> Run<'a> {
             }
         }
         Ok(Run {
+            _sync_lock: sync_lock,
             vault,
             pass,
             options,
